@@ -111,6 +111,170 @@ def labels_sync_cmd(gold: Path | None) -> None:
     click.echo(f"{path}: {count} records")
 
 
+@cli.command("train")
+@click.option("--gold", type=click.Path(path_type=Path), default=None, help="Labelled JSONL to train on (default labels/gold.jsonl).")
+@click.option("--out", "registry", type=click.Path(path_type=Path), default=None, help="Model registry folder (default data/models).")
+@click.option("--repeats", type=click.IntRange(0, 20), default=3, show_default=True, help="Repeats of the grouped cross-validation (0 skips it).")
+@click.option("--heldout", type=click.Path(exists=True, path_type=Path), default=None, help="Labelled JSONL never trained on, scored and recorded in the card.")
+@click.option("--json", "as_json", is_flag=True, help="Print the model card as JSON.")
+def train_cmd(gold: Path | None, registry: Path | None, repeats: int, heldout: Path | None, as_json: bool) -> None:
+    """Train on all labelled data, cross-validate, save a new model version and activate it.
+
+    \b
+    Example:
+      pmc train
+      pmc train --heldout ../shared/devset/dev.jsonl
+    """
+    from .labelled_data import load_labelled
+    from .report import metrics_table
+    from .training import train
+
+    rows = load_labelled(gold)
+    held = load_labelled(heldout) if heldout else None
+    result = train(rows, cv_repeats=repeats, heldout=held, heldout_name=str(heldout or ""), registry=registry,
+                   progress=lambda message: click.echo(message, err=True))
+    if as_json:
+        click.echo(json.dumps(result.card, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"saved {result.path} (active)")
+    if result.card.get("cv"):
+        click.echo(metrics_table(result.card["cv"]))
+    if result.card.get("heldout"):
+        click.echo(f"held-out {result.card['heldout']['name']}: macro-F1 {result.card['heldout']['macro_f1']:.3f}, "
+                   f"micro-F1 {result.card['heldout']['micro_f1']:.3f}")
+
+
+@cli.command("classify")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", default=None, help="Model version (folder name in the registry); default the active one.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "tsv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option("--threshold-scale", type=click.FloatRange(0.01, 10.0), default=1.0, show_default=True,
+              help="Multiply every label threshold (<1 labels more, >1 labels less).")
+def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: Path | None, jobs: int,
+                 threshold_scale: float) -> None:
+    """Classify documents (txt, md, html, docx, pdf) or JSONL paragraphs; `-` reads stdin.
+
+    One record per paragraph: id, doc, index, lang, text, labels, scores. Bad files and
+    lines are reported on stderr with file and line and skipped; the exit code is then 10.
+
+    \b
+    Example:
+      pmc classify seeds/*.txt --format csv -o predictions.csv
+      cat paragraphs.jsonl | pmc classify - --jobs 2
+    """
+    from .classify import RecordWriter, classify_stream, iter_paragraphs
+    from .registry import load_model
+
+    saved = load_model(model)
+    labels = tuple(saved.card["labels"])
+    skipped: list[str] = []
+
+    def report(message: str) -> None:
+        skipped.append(message)
+        click.echo(f"skipped: {message}", err=True)
+
+    handle = output.open("w", encoding="utf-8", newline="") if output else click.get_text_stream("stdout")
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(unit=" paragraphs", file=sys.stderr, smoothing=0.1)
+    try:
+        writer = RecordWriter(handle, fmt, labels)
+        stream = classify_stream(iter_paragraphs(inputs, on_error=report), model=saved.model, labels=labels,
+                                 threshold_scale=threshold_scale, jobs=jobs, model_dir=saved.path)
+        for batch in stream:
+            writer.write_batch(batch)
+            if progress is not None:
+                progress.update(len(batch))
+    finally:
+        if progress is not None:
+            progress.close()
+        if output:
+            handle.close()
+    if skipped:
+        click.echo(f"{len(skipped)} input(s) skipped; {writer.count} paragraphs written", err=True)
+        sys.exit(EXIT_SKIPPED)
+
+
+@cli.command("explain")
+@click.argument("text")
+@click.option("--model", default=None, help="Model version; default the active one.")
+@click.option("--top", type=click.IntRange(1, 50), default=6, show_default=True, help="Evidence items per label.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+def explain_cmd(text: str, model: str | None, top: int, as_json: bool) -> None:
+    """Show which words and concepts pushed each label up or down for one paragraph.
+
+    \b
+    Example:
+      pmc explain "边检站加强口岸查缉，严防偷渡人员闯关出境。"
+    """
+    from .explain import explain_text
+    from .registry import load_model
+
+    saved = load_model(model)
+    explanations = explain_text(saved.model, text, top=top)
+    if as_json:
+        click.echo(json.dumps([e.to_dict() for e in explanations], ensure_ascii=False, indent=2))
+        return
+    for e in explanations:
+        mark = "YES" if e.predicted else "no "
+        click.echo(f"{mark} {e.label:<26} p={e.probability:.3f} (threshold {e.threshold:.2f})")
+        for item in e.evidence:
+            where = ", ".join(repr(text[s:t]) for s, t in item.spans[:3]) or "-"
+            click.echo(f"      {item.weight:+.3f}  {item.kind:<8} {item.feature:<32} {where}")
+
+
+@cli.command("evaluate")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--model", default=None, help="Model version; default the active one.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate_cmd(gold: Path, model: str | None, as_json: bool) -> None:
+    """Score a saved model on any labelled JSONL file (`labels` is the truth).
+
+    \b
+    Example:
+      pmc evaluate ../shared/devset/dev.jsonl
+    """
+    from .evaluation import evaluate_rows
+    from .labelled_data import load_labelled
+    from .registry import load_model
+    from .report import heldout_table
+
+    saved = load_model(model)
+    rows = load_labelled(gold)
+    metrics = evaluate_rows(saved.model, rows, tuple(saved.card["labels"]))
+    if as_json:
+        click.echo(json.dumps(metrics, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"{gold}: {metrics['n']} paragraphs, model {saved.version}")
+        click.echo(heldout_table(metrics))
+
+
+@cli.command("models")
+@click.option("--activate", "version", default=None, help="Make this version the active one (roll back or forward).")
+def models_cmd(version: str | None) -> None:
+    """List saved model versions, or activate one.
+
+    \b
+    Example:
+      pmc models
+      pmc models --activate 20261122T071500123456Z
+    """
+    from .registry import list_models, set_active
+
+    if version:
+        set_active(version)
+        click.echo(f"active: {version}")
+        return
+    for card in list_models():
+        cv = (card.get("cv") or {}).get("models", {}).get("model", {}).get("macro_f1", {}).get("mean")
+        click.echo(f"{'*' if card['active'] else ' '} {card['version']}  n={card['training_data']['size']}"
+                   f"  cv macro-F1={cv if cv is None else round(cv, 3)}")
+
+
 def _fmt_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
 

@@ -1,0 +1,226 @@
+"""Batch classification: inputs to paragraphs, paragraphs to scored records, records to files.
+
+`iter_paragraphs()` turns any mix of document files and JSONL paragraph files into a stream of
+`Paragraph`s, reporting unusable files and lines through a callback instead of stopping.
+`classify_stream()` scores that stream in batches (optionally in several worker processes,
+each loading the model once) and yields one record per paragraph: `id`, `doc`, `index`,
+`lang`, `text`, `labels`, `scores`. `RecordWriter` writes JSONL, CSV or TSV incrementally,
+flushing after every batch so a crash never loses what was already written. Memory stays
+flat: one batch is in flight per worker.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import InputError
+from .language import detect_language
+from .paragraph import Paragraph, paragraph_id
+from .reader import RecordError, iter_jsonl, read_document, read_document_bytes
+from .segmenter import segment
+
+__all__ = [
+    "OUTPUT_FORMATS",
+    "iter_paragraphs",
+    "paragraph_from_record",
+    "score_paragraphs",
+    "classify_stream",
+    "RecordWriter",
+]
+
+OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
+BATCH_SIZE = 1024
+
+ErrorSink = Callable[[str], None]
+
+
+def paragraph_from_record(record: dict[str, Any], *, source: str, line: int) -> Paragraph:
+    """A JSONL record as a paragraph: `text` and optional `id`/`doc`/`index` kept as given."""
+    text = record["text"]
+    extra = {k: v for k, v in record.items() if k not in ("id", "doc", "index", "text", "lang")}
+    index = record.get("index")
+    return Paragraph(
+        id=str(record.get("id") or paragraph_id(text)),
+        doc=str(record.get("doc") or Path(source).stem),
+        index=index if isinstance(index, int) and not isinstance(index, bool) else line - 1,
+        text=text,
+        lang=str(record.get("lang") or detect_language(text)),
+        extra=extra,
+    )
+
+
+def iter_paragraphs(inputs: Iterable[str | Path], *, on_error: ErrorSink) -> Iterator[Paragraph]:
+    """Paragraphs of every input; `-` reads stdin (JSONL if it starts with `{`, else a document).
+
+    A file that cannot be read, or a JSONL line that cannot be used, is reported through
+    `on_error` (one line, with file and line number) and skipped.
+    """
+    for item in inputs:
+        name = str(item)
+        if name == "-":
+            yield from _iter_stdin(on_error)
+            continue
+        if name.lower().endswith(".jsonl"):
+            try:
+                for entry in iter_jsonl(name):
+                    if isinstance(entry, RecordError):
+                        on_error(str(entry))
+                    else:
+                        yield paragraph_from_record(entry[1], source=name, line=entry[0])
+            except InputError as exc:
+                on_error(str(exc))
+            continue
+        try:
+            document = read_document(name)
+        except InputError as exc:
+            on_error(str(exc))
+            continue
+        yield from segment(document)
+
+
+def _iter_stdin(on_error: ErrorSink) -> Iterator[Paragraph]:
+    stream = sys.stdin.buffer
+    head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        for entry in iter_jsonl(stream, source="<stdin>"):
+            if isinstance(entry, RecordError):
+                on_error(str(entry))
+            else:
+                yield paragraph_from_record(entry[1], source="stdin", line=entry[0])
+        return
+    try:
+        yield from segment(read_document_bytes(stream.read(), name="stdin.txt"))
+    except InputError as exc:
+        on_error(str(exc))
+
+
+def _batches(paragraphs: Iterable[Paragraph], size: int) -> Iterator[list[Paragraph]]:
+    iterator = iter(paragraphs)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def score_paragraphs(model: Any, labels: tuple[str, ...], batch: list[Paragraph],
+                     *, threshold_scale: float = 1.0) -> list[dict[str, Any]]:
+    """Scored output records for one batch of paragraphs."""
+    probabilities = model.predict_proba([p.text for p in batch])
+    decisions = model.decide(probabilities, threshold_scale=threshold_scale)
+    records = []
+    for paragraph, probs, chosen in zip(batch, probabilities, decisions):
+        record = {
+            "id": paragraph.id, "doc": paragraph.doc, "index": paragraph.index,
+            "lang": paragraph.lang, "text": paragraph.text,
+            "labels": [label for label, on in zip(labels, chosen) if on],
+            "scores": {label: round(float(p), 4) for label, p in zip(labels, probs)},
+        }
+        for key, value in paragraph.extra.items():
+            record.setdefault(key, value)
+        records.append(record)
+    return records
+
+
+# -- worker processes ------------------------------------------------------------------
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(model_dir: str, registry: str | None, threshold_scale: float) -> None:
+    from .registry import load_model
+
+    saved = load_model(model_dir, registry=Path(registry) if registry else None)
+    _WORKER.update(model=saved.model, labels=tuple(saved.card["labels"]), scale=threshold_scale)
+
+
+def _worker_score(batch: list[Paragraph]) -> list[dict[str, Any]]:
+    return score_paragraphs(_WORKER["model"], _WORKER["labels"], batch, threshold_scale=_WORKER["scale"])
+
+
+def classify_stream(
+    paragraphs: Iterable[Paragraph],
+    *,
+    model: Any,
+    labels: tuple[str, ...],
+    threshold_scale: float = 1.0,
+    jobs: int = 1,
+    model_dir: Path | None = None,
+    registry: Path | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[list[dict[str, Any]]]:
+    """Yield scored records batch by batch, in input order; `jobs > 1` uses worker processes."""
+    if jobs <= 1 or model_dir is None:
+        for batch in _batches(paragraphs, batch_size):
+            yield score_paragraphs(model, labels, batch, threshold_scale=threshold_scale)
+        return
+    import multiprocessing as mp
+
+    context = mp.get_context("fork" if sys.platform != "win32" else "spawn")
+    with context.Pool(
+        jobs, initializer=_worker_init,
+        initargs=(str(model_dir), str(registry) if registry else None, threshold_scale),
+    ) as pool:
+        # imap keeps order and holds at most a few batches per worker in memory.
+        yield from pool.imap(_worker_score, _batches(paragraphs, batch_size), chunksize=1)
+
+
+class RecordWriter:
+    """Writes output records as JSONL, CSV or TSV, flushing after every batch."""
+
+    def __init__(self, handle: IO[str], fmt: str, labels: tuple[str, ...]) -> None:
+        if fmt not in OUTPUT_FORMATS:
+            raise InputError(f"unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
+        self.handle = handle
+        self.fmt = fmt
+        self.labels = labels
+        self.count = 0
+        self._csv: Any = None
+        if fmt in ("csv", "tsv"):
+            self._csv = csv.writer(handle, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+            self._csv.writerow(["id", "doc", "index", "lang", "labels", *[f"score_{label}" for label in labels], "text"])
+
+    def write_batch(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            if self._csv is None:
+                self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                text = record["text"] if self.fmt == "csv" else " ".join(record["text"].split())
+                self._csv.writerow([
+                    record["id"], record["doc"], record["index"], record["lang"], ";".join(record["labels"]),
+                    *[f"{record['scores'][label]:.4f}" for label in self.labels], text,
+                ])
+            self.count += 1
+        self.handle.flush()
+
+
+def records_to_string(records: list[dict[str, Any]], fmt: str, labels: tuple[str, ...]) -> str:
+    """All records rendered in one format (for downloads in the app)."""
+    buffer = io.StringIO()
+    RecordWriter(buffer, fmt, labels).write_batch(records)
+    return buffer.getvalue()
+
+
+def profile(records: Iterable[dict[str, Any]], labels: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Share of paragraphs per measure, per document: ``{doc: {label: share, "none": share, "n": n}}``."""
+    counts: dict[str, np.ndarray] = {}
+    for record in records:
+        row = counts.setdefault(record["doc"], np.zeros(len(labels) + 2))
+        for label in record["labels"]:
+            row[labels.index(label)] += 1
+        if not record["labels"]:
+            row[len(labels)] += 1
+        row[-1] += 1
+    out = {}
+    for doc, row in counts.items():
+        n = row[-1]
+        shares = {label: float(row[i] / n) for i, label in enumerate(labels)}
+        shares["none"] = float(row[len(labels)] / n)
+        shares["n"] = int(n)
+        out[doc] = shares
+    return out

@@ -1,0 +1,29 @@
+"""Where pmc keeps its runtime files: the data directory, the model registry and the store.
+
+Everything runtime lives under one data directory — `data/` in the project checkout, or the
+folder named by the `PMC_DATA_DIR` environment variable — and is never committed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """The runtime data directory (`PMC_DATA_DIR`, else `<project>/data`)."""
+    return Path(os.environ.get("PMC_DATA_DIR") or PROJECT_ROOT / "data")
+
+
+def models_dir() -> Path:
+    """The model registry: one sub-folder per saved model version."""
+    return Path(os.environ.get("PMC_MODELS_DIR") or data_dir() / "models")
+
+
+def default_db_path() -> Path:
+    """The SQLite annotation store (`PMC_DB`, else `<data>/pmc.sqlite`)."""
+    return Path(os.environ.get("PMC_DB") or data_dir() / "pmc.sqlite")

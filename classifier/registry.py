@@ -1,0 +1,217 @@
+"""The model registry: saving, listing, activating and safely loading model versions.
+
+Each version is a folder under the registry directory (`data/models/` by default) holding
+`model.joblib` and `card.json` (label ids, taxonomy hash, training-data hash and size, label
+counts, library versions, thresholds, metrics, creation time, and the SHA-256 of the joblib
+file). A joblib file is code when loaded, so `load_model()` only opens files inside the
+registry and verifies the recorded SHA-256 first; it also refuses a model trained with a
+different codebook or an incompatible scikit-learn version. Saving is atomic: the version is
+written to a temporary folder and renamed into place, and the `ACTIVE` pointer is replaced
+with `os.replace`, so a crash never leaves a half-written model active.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelError
+from .paths import models_dir
+from .taxonomy import Taxonomy, load_taxonomy
+
+__all__ = [
+    "SavedModel",
+    "save_model",
+    "load_model",
+    "list_models",
+    "active_version",
+    "set_active",
+    "resolve_model_dir",
+    "file_sha256",
+]
+
+_MODEL_FILE = "model.joblib"
+_CARD_FILE = "card.json"
+_ACTIVE_FILE = "ACTIVE"
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A loaded model with its card and where it came from."""
+
+    model: Any
+    card: dict[str, Any]
+    path: Path
+
+    @property
+    def version(self) -> str:
+        return self.path.name
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _library_versions() -> dict[str, str]:
+    import jieba
+    import joblib
+    import sklearn
+
+    versions = {"scikit-learn": sklearn.__version__, "joblib": joblib.__version__,
+                "jieba": getattr(jieba, "__version__", "unknown"), "python": platform.python_version()}
+    try:
+        import rjieba  # noqa: F401
+        from importlib.metadata import version
+
+        versions["rjieba"] = version("rjieba")
+    except Exception:  # optional fast segmenter; absence is recorded as absence
+        pass
+    return versions
+
+
+def _registry(registry: Path | None) -> Path:
+    return Path(registry) if registry is not None else models_dir()
+
+
+def save_model(
+    model: Any, card: dict[str, Any], *, registry: Path | None = None, activate: bool = True
+) -> Path:
+    """Write a new version folder atomically and (by default) make it the active model."""
+    import joblib
+
+    root = _registry(registry)
+    root.mkdir(parents=True, exist_ok=True)
+    created = datetime.now(timezone.utc)
+    version = created.strftime("%Y%m%dT%H%M%S%fZ")
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    try:
+        model_path = staging / _MODEL_FILE
+        joblib.dump(model, model_path, compress=3)
+        full_card = {
+            **card,
+            "version": version,
+            "created": created.isoformat(),
+            "libraries": _library_versions(),
+            "sha256": file_sha256(model_path),
+        }
+        (staging / _CARD_FILE).write_text(json.dumps(full_card, ensure_ascii=False, indent=2), encoding="utf-8")
+        final = root / version
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if activate:
+        set_active(version, registry=root)
+    return final
+
+
+def set_active(version: str, *, registry: Path | None = None) -> None:
+    """Point `ACTIVE` at an existing version (atomic replace)."""
+    root = _registry(registry)
+    if not (root / version / _CARD_FILE).is_file():
+        raise ModelError(f"no model version {version!r} in {root}; see `pmc models` for the list")
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".active-")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(version + "\n")
+    os.replace(tmp, root / _ACTIVE_FILE)
+
+
+def active_version(*, registry: Path | None = None) -> str | None:
+    path = _registry(registry) / _ACTIVE_FILE
+    try:
+        version = path.read_text().strip()
+    except OSError:
+        return None
+    return version or None
+
+
+def list_models(*, registry: Path | None = None) -> list[dict[str, Any]]:
+    """Cards of every saved version, newest first, with an `active` flag."""
+    root = _registry(registry)
+    active = active_version(registry=root)
+    cards = []
+    for card_path in sorted(root.glob(f"*/{_CARD_FILE}"), reverse=True):
+        if card_path.parent.name.startswith("."):
+            continue
+        try:
+            card = json.loads(card_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        card["active"] = card_path.parent.name == active
+        card["path"] = str(card_path.parent)
+        cards.append(card)
+    return cards
+
+
+def resolve_model_dir(model: str | Path | None = None, *, registry: Path | None = None) -> Path:
+    """The folder of `model` (a version name or a path inside the registry), else the active one."""
+    root = _registry(registry).resolve()
+    if model is None:
+        version = active_version(registry=root)
+        if version is None:
+            raise ModelError(f"no active model in {root}; train one with `pmc train`")
+        return root / version
+    candidate = Path(model)
+    folder = candidate if candidate.is_dir() else root / str(model)
+    folder = folder.resolve()
+    if root not in folder.parents:
+        raise ModelError(
+            f"{model}: models are loaded only from the registry {root} (a joblib file runs code "
+            f"when loaded); copy the version folder there or set PMC_MODELS_DIR"
+        )
+    if not (folder / _CARD_FILE).is_file():
+        raise ModelError(f"{folder}: no model card here; pass a version folder of {root}")
+    return folder
+
+
+def load_model(
+    model: str | Path | None = None,
+    *,
+    registry: Path | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> SavedModel:
+    """Load a version after checking its SHA-256, codebook hash and scikit-learn version."""
+    import joblib
+    import sklearn
+
+    folder = resolve_model_dir(model, registry=registry)
+    try:
+        card = json.loads((folder / _CARD_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{folder / _CARD_FILE}: unreadable model card ({exc}); retrain with `pmc train`") from None
+    model_path = folder / _MODEL_FILE
+    if not model_path.is_file():
+        raise ModelError(f"{model_path}: model file missing; retrain with `pmc train`")
+    digest = file_sha256(model_path)
+    if digest != card.get("sha256"):
+        raise ModelError(
+            f"{model_path}: SHA-256 does not match the one recorded at save time; the file was "
+            f"modified or corrupted — refusing to load it (retrain with `pmc train`)"
+        )
+    taxonomy = taxonomy or load_taxonomy()
+    if card.get("taxonomy_hash") != taxonomy.hash:
+        raise ModelError(
+            f"{folder.name}: trained with codebook {card.get('taxonomy_hash')}, but labels/taxonomy.toml "
+            f"is now {taxonomy.hash}; retrain with `pmc train`"
+        )
+    if tuple(card.get("labels", ())) != taxonomy.label_ids:
+        raise ModelError(f"{folder.name}: label ids {card.get('labels')} differ from the codebook's; retrain")
+    trained_with = str(card.get("libraries", {}).get("scikit-learn", ""))
+    if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+        raise ModelError(
+            f"{folder.name}: saved with scikit-learn {trained_with}, running {sklearn.__version__}; "
+            f"install scikit-learn=={trained_with} or retrain with `pmc train`"
+        )
+    return SavedModel(joblib.load(model_path), card, folder)
