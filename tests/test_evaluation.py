@@ -1,0 +1,85 @@
+"""Evaluation: leak-free grouped folds, exact metrics, the gold checker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier.evaluation import multilabel_metrics
+from classifier.labelled_data import check_gold, load_labelled
+from classifier.splits import grouped_kfold, split_components
+
+
+def test_components_join_documents_through_duplicate_groups() -> None:
+    docs = ["a", "a", "b", "c", "d", "e"]
+    groups = ["", "g1", "g1", "", "g2", "g2"]
+    components = split_components(docs, groups)
+    assert components[0] == components[1] == components[2]  # a and b linked by g1
+    assert components[4] == components[5]  # d and e linked by g2
+    assert len(set(components)) == 3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grouped_kfold_never_puts_a_group_on_both_sides(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    groups = [f"g{int(x)}" for x in rng.integers(0, 23, size=200)]
+    folds = grouped_kfold(groups, n_splits=5, seed=seed)
+    seen_test = []
+    for train, test in folds:
+        assert not {groups[i] for i in train} & {groups[i] for i in test}
+        assert len(train) + len(test) == 200
+        seen_test.extend(test.tolist())
+    assert sorted(seen_test) == list(range(200))  # every row tested exactly once
+
+
+def test_grouped_kfold_on_the_real_gold_is_leak_free() -> None:
+    rows = load_labelled()
+    components = split_components([r.doc for r in rows], [r.group for r in rows])
+    for train, test in grouped_kfold(components, n_splits=5, seed=0):
+        train_groups = {rows[i].group for i in train if rows[i].group} | {rows[i].doc for i in train}
+        assert not any(rows[i].group in train_groups or rows[i].doc in train_groups for i in test)
+
+
+def test_grouped_kfold_rejects_too_many_folds() -> None:
+    with pytest.raises(ValueError, match="need 2 <= n_splits <= number of groups"):
+        grouped_kfold(["a", "a", "b"], n_splits=3)
+
+
+def test_metrics_are_exact_on_a_tiny_example() -> None:
+    labels = ["x", "y", "z"]
+    truth = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 0], [0, 1, 0]])
+    pred = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 1, 0]])
+    m = multilabel_metrics(truth, pred, labels, ["zh", "en", "en", "zh"])
+    assert m["per_label"]["x"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert m["per_label"]["y"]["f1"] == 1.0
+    assert m["per_label"]["z"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert m["micro_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1 + 1))
+    assert m["subset_accuracy"] == 0.5
+    assert m["by_lang"]["zh"]["macro_f1"] == 1.0  # z absent from zh truth and predictions
+    assert m["by_lang"]["en"]["n"] == 2
+
+
+def test_the_shipped_gold_file_passes_the_checker() -> None:
+    report = check_gold()
+    assert report.problems == []
+    assert report.by_source["seed"] == 65
+    assert report.counts["zh"]["paragraphs"] > 50 and report.counts["en"]["paragraphs"] > 50
+
+
+def test_checker_reports_unknown_labels_duplicates_and_missing_seeds(tmp_path: Path, root: Path) -> None:
+    lines = (root / "labels" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    bad = dict(first, labels=["smuggling"])
+    path = tmp_path / "gold.jsonl"
+    path.write_text("\n".join([lines[0], lines[0], json.dumps(bad), *lines[2:]]) + "\n", encoding="utf-8")
+    report = check_gold(path)
+    assert not report.ok
+    problems = "\n".join(report.problems)
+    assert f"{path}:2: duplicate id '{first['id']}' (first at {path}:1)" in problems
+    assert f"{path}:3: unknown label 'smuggling'" in problems
+    second = json.loads(lines[1])
+    assert f"missing seed paragraph {second['doc']}:{second['index']} ({second['id']})" in problems
