@@ -43,7 +43,7 @@ __all__ = [
     "default_seeds_dir",
 ]
 
-SOURCES = ("seed", "codebook", "annotation", "import")
+SOURCES = ("seed", "codebook", "annotation", "review", "import")
 _CORE = ("id", "doc", "index", "lang", "text", "labels", "annotator", "source", "note", "group")
 
 
