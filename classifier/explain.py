@@ -77,8 +77,7 @@ def explain_text(model: MeasureClassifier, text: str, *, top: int = 8,
 
 
 def _concept_matcher(model: MeasureClassifier) -> ConceptMatcher | None:
-    union = model.vectorizer_.named_steps["features"]
-    for name, transformer in union.transformer_list:
+    for name, transformer in model.vectorizer_.transformer_list:
         if name == "concepts":
             return transformer.matcher_
     return None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -21,11 +21,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.pipeline import FeatureUnion
 
 from .taxonomy import Taxonomy
-from .tokenize import normalize_for_features, tokenize
+from .tokenize import Tokenizer, normalize_for_features
 
 __all__ = [
     "ConceptMatch",
@@ -40,7 +39,6 @@ __all__ = [
 Lexicon = tuple[tuple[str, tuple[str, ...]], ...]  # ((concept key, terms), ...)
 
 _LATIN = re.compile(r"[a-z0-9]")
-_ENGLISH_SUFFIX = r"(?:s|es|ed|d|ing|ings|led|ling|ly)?"
 _SPACE = re.compile(r"\s+")
 
 
@@ -65,58 +63,90 @@ def normalize_batch(texts: Iterable[str]) -> list[str]:
 
 
 class ConceptMatcher:
-    """Finds codebook terms in text. Built once per lexicon; safe to share across threads."""
+    """Finds codebook terms in text. Built once per lexicon; safe to share across threads.
+
+    Matching runs on an Aho-Corasick automaton (pyahocorasick, C): leftmost-longest,
+    non-overlapping, linear in the text. English terms must start and end on word boundaries;
+    their last word may carry a light inflection (patrol -> patrols, patrolled) and the other
+    words a plural (ports of entry).
+    """
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
         self.keys = tuple(dict.fromkeys(key for key, _ in lexicon))
         self._index = {key: i for i, key in enumerate(self.keys)}
-        self._term_concepts: dict[str, set[int]] = {}
+        self._term_concepts: dict[str, tuple[int, ...]] = {}
         for key, terms in lexicon:
             for term in terms:
                 norm = _SPACE.sub(" ", normalize_for_features(term)).strip()
                 if norm:
-                    self._term_concepts.setdefault(norm, set()).add(self._index[key])
+                    found = set(self._term_concepts.get(norm, ())) | {self._index[key]}
+                    self._term_concepts[norm] = tuple(sorted(found))
 
     @cached_property
-    def _pattern(self) -> re.Pattern[str]:
-        parts = []
-        for term in sorted(self._term_concepts, key=len, reverse=True):
-            escaped = re.escape(term).replace(r"\ ", r"\s+")
-            if _LATIN.match(term[0]):
-                escaped = r"(?<![a-z0-9])" + escaped
-            if _LATIN.match(term[-1]):
-                escaped += _ENGLISH_SUFFIX + r"(?![a-z0-9])"
-            parts.append(escaped)
-        return re.compile("|".join(parts) if parts else r"(?!x)x")
+    def _automaton(self):  # noqa: ANN202 - ahocorasick.Automaton has no type stubs
+        import ahocorasick
 
-    def _lookup(self, matched: str) -> set[int]:
-        key = _SPACE.sub(" ", matched)
-        found = self._term_concepts.get(key)
-        if found is not None:
-            return found
-        # An English term matched with an inflection: strip the longest known suffix.
-        for suffix in ("ings", "ling", "ing", "led", "es", "ed", "ly", "s", "d"):
-            if key.endswith(suffix) and key[: -len(suffix)] in self._term_concepts:
-                return self._term_concepts[key[: -len(suffix)]]
-        return set()
+        automaton = ahocorasick.Automaton()
+        for term in self._term_concepts:
+            latin_start, latin_end = bool(_LATIN.match(term[0])), bool(_LATIN.match(term[-1]))
+            for variant in _variants(term):
+                automaton.add_word(variant, (len(variant), term, latin_start, latin_end))
+        automaton.make_automaton()
+        return automaton
+
+    def _matches(self, text: str) -> Iterator[tuple[int, int, str]]:
+        if not self._term_concepts:
+            return
+        length = len(text)
+        for last, (size, term, latin_start, latin_end) in self._automaton.iter_long(text):
+            start, end = last - size + 1, last + 1
+            if latin_start and start and _LATIN.match(text[start - 1]):
+                continue  # inside a longer word: "port" in "support"
+            if latin_end:
+                stop = end
+                while stop < length and _LATIN.match(text[stop]):
+                    stop += 1
+                if stop > end and text[end:stop] not in _SUFFIXES:
+                    continue
+                end = stop
+            yield start, end, term
 
     def concept_ids(self, normalized: str) -> list[int]:
         """Indices (into `keys`) of every concept hit in already-normalised text, with repeats."""
         out: list[int] = []
-        for match in self._pattern.finditer(normalized):
-            out.extend(self._lookup(match.group(0)))
+        for _start, _end, term in self._matches(_SPACE.sub(" ", normalized)):
+            out.extend(self._term_concepts[term])
         return out
 
     def find(self, text: str) -> list[ConceptMatch]:
         """Every concept term in `text`, with spans in the original (un-normalised) text."""
         normalized, offsets = _normalize_with_offsets(text)
         matches = []
-        for match in self._pattern.finditer(normalized):
-            start, end = offsets[match.start()], offsets[match.end() - 1] + 1
-            for index in sorted(self._lookup(match.group(0))):
-                matches.append(ConceptMatch(self.keys[index], text[start:end], start, end))
+        for start, end, term in self._matches(normalized):
+            a, b = offsets[start], offsets[end - 1] + 1
+            for index in self._term_concepts[term]:
+                matches.append(ConceptMatch(self.keys[index], text[a:b], a, b))
         return matches
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_automaton", None)  # rebuilt on first use after unpickling
+        return state
+
+
+_SUFFIXES = frozenset({"s", "es", "ed", "d", "ing", "ings", "led", "ling", "ly"})
+
+
+def _variants(term: str) -> list[str]:
+    """The term, plus plural forms of its non-final English words ("ports of entry")."""
+    words = term.split(" ")
+    out = [term]
+    for i, word in enumerate(words[:-1]):
+        if _LATIN.match(word[-1:]):
+            for suffix in ("s", "es"):
+                out.append(" ".join([*words[:i], word + suffix, *words[i + 1 :]]))
+    return out
 
 
 def _normalize_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -126,6 +156,10 @@ def _normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     for i, ch in enumerate(text):
         folded = unicodedata.normalize("NFKC", ch).lower()
         for out in folded:
+            if out.isspace():
+                if chars and chars[-1] == " ":
+                    continue
+                out = " "
             chars.append(out)
             offsets.append(i)
     folded_text = "".join(chars)
@@ -140,7 +174,7 @@ def _normalize_with_offsets(text: str) -> tuple[str, list[int]]:
 class ConceptFeaturizer(BaseEstimator, TransformerMixin):
     """Concept and category indicator features from the codebook's bilingual terms.
 
-    Input: normalised texts. Output columns: one per concept (``concept:<category>/<id>``) and
+    Input: raw texts (normalised here). Output columns: one per concept (``concept:<category>/<id>``) and
     one per category (``category:<id>``, any of its concepts present), valued `weight` when
     present (``binary=True``) or `weight * log1p(count)`.
     """
@@ -167,7 +201,7 @@ class ConceptFeaturizer(BaseEstimator, TransformerMixin):
         rows, cols, vals = [], [], []
         for row, text in enumerate(X):
             counts: dict[int, int] = {}
-            for index in self.matcher_.concept_ids(text):
+            for index in self.matcher_.concept_ids(normalize_for_features(text)):
                 counts[index] = counts.get(index, 0) + 1
             if self.categories and counts:
                 cat_counts: dict[int, int] = {}
@@ -198,9 +232,9 @@ class ConceptFeaturizer(BaseEstimator, TransformerMixin):
 
 
 def char_ngrams(text: str) -> list[str]:
-    """Han character unigrams and bigrams of normalised text (cheap, jieba-independent)."""
+    """Han character unigrams and bigrams (Traditional folded to Simplified; jieba-independent)."""
     out: list[str] = []
-    for run in _HAN_RUN.findall(text):
+    for run in _HAN_RUN.findall(normalize_for_features(text)):
         out.extend(run)
         out.extend(run[i : i + 2] for i in range(len(run) - 1))
     return out
@@ -214,17 +248,25 @@ def build_vectorizer(
     *,
     use_words: bool = True,
     word_ngrams: tuple[int, int] = (1, 2),
+    stem: bool = False,
+    term_dictionary: bool = True,
     use_concepts: bool = True,
     concept_weight: float = 1.0,
     use_chars: bool = False,
     min_df: int = 1,
-) -> Pipeline:
-    """Normalise, then the union of the enabled feature blocks (a plain scikit-learn Pipeline)."""
+) -> FeatureUnion:
+    """The union of the enabled feature blocks; each block normalises its own input.
+
+    The word tokenizer carries the codebook's Chinese terms as its jieba user dictionary, so a
+    pickled model tokenises exactly as it did when trained, whatever the codebook says later.
+    """
     blocks: list[tuple[str, object]] = []
     if use_words:
+        terms = tuple(dict.fromkeys(t for _key, ts in lexicon for t in ts if not _LATIN.match(t[:1])))
+        terms = terms if term_dictionary else ()
         blocks.append(("words", TfidfVectorizer(
-            tokenizer=tokenize, token_pattern=None, lowercase=False, preprocessor=None,
-            ngram_range=word_ngrams, sublinear_tf=True, min_df=min_df, dtype=np.float64,
+            tokenizer=Tokenizer(terms, stem=stem), token_pattern=None, lowercase=False,
+            ngram_range=tuple(word_ngrams), sublinear_tf=True, min_df=min_df, dtype=np.float64,
         )))
     if use_chars:
         blocks.append(("chars", TfidfVectorizer(
@@ -234,7 +276,4 @@ def build_vectorizer(
         blocks.append(("concepts", ConceptFeaturizer(lexicon, weight=concept_weight)))
     if not blocks:
         raise ValueError("at least one feature block must be enabled")
-    return Pipeline([
-        ("normalize", FunctionTransformer(normalize_batch)),
-        ("features", FeatureUnion(blocks)),
-    ])
+    return FeatureUnion(blocks)

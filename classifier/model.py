@@ -40,6 +40,9 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         lexicon: Lexicon = (),
         use_words: bool = True,
         word_ngrams: tuple[int, int] = (1, 2),
+        stem: bool = False,
+        term_dictionary: bool = True,
+        min_df: int = 1,
         use_concepts: bool = True,
         concept_weight: float = 1.0,
         use_chars: bool = False,
@@ -53,6 +56,9 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         self.lexicon = lexicon
         self.use_words = use_words
         self.word_ngrams = word_ngrams
+        self.stem = stem
+        self.term_dictionary = term_dictionary
+        self.min_df = min_df
         self.use_concepts = use_concepts
         self.concept_weight = concept_weight
         self.use_chars = use_chars
@@ -65,7 +71,8 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
     # -- fitting -------------------------------------------------------------------------
     def _vectorizer(self):  # noqa: ANN202 - a sklearn Pipeline
         return build_vectorizer(
-            self.lexicon, use_words=self.use_words, word_ngrams=self.word_ngrams,
+            self.lexicon, use_words=self.use_words, word_ngrams=self.word_ngrams, stem=self.stem,
+            term_dictionary=self.term_dictionary, min_df=self.min_df,
             use_concepts=self.use_concepts, concept_weight=self.concept_weight,
             use_chars=self.use_chars,
         )
@@ -144,7 +151,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         return (probabilities >= thresholds).astype(np.int64)
 
     def feature_names(self) -> np.ndarray:
-        return self.vectorizer_.named_steps["features"].get_feature_names_out()
+        return self.vectorizer_.get_feature_names_out()
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -278,8 +278,8 @@ def test_gold_overrides_annotators_and_keeps_its_history(store):
     assert [(g.id, g.labels, g.reviewer, g.annotator) for g in gold] == [
         (first, ("border_patrol",), "rev", "alice"), (first + 1, (), "rev2", "rev2"),
     ]
-    with pytest.raises(LabelDataError, match=r"source is 'review'; expected one of seed, codebook, annotation, import"):
-        S.set_gold(store, pid, labels=[], reviewer="rev", source="review")
+    with pytest.raises(LabelDataError, match=r"source is 'magic'; expected one of seed, codebook, annotation, review, import"):
+        S.set_gold(store, pid, labels=[], reviewer="rev", source="magic")
 
 
 # --- gold import / export --------------------------------------------------------------------
