@@ -275,6 +275,129 @@ def models_cmd(version: str | None) -> None:
                    f"  cv macro-F1={cv if cv is None else round(cv, 3)}")
 
 
+@cli.command("app")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to serve on.")
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 shares the app with your network.")
+def app_cmd(db: Path | None, port: int, address: str) -> None:
+    """Start the labelling and review app (seeds, trains and scores on first start).
+
+    The first start ingests seeds/*.txt, imports labels/gold.jsonl and trains a model when the
+    registry has none; later starts take a second. Stop the app with Ctrl+C.
+
+    \b
+    Example:
+      pmc app
+      pmc app --db team.sqlite --port 8600 --address 0.0.0.0
+    """
+    import os
+    import subprocess
+
+    from .paths import PROJECT_ROOT, default_db_path
+    from .workspace import bootstrap
+
+    db_path = (db or default_db_path()).resolve()
+    report = bootstrap(db_path, progress=lambda message: click.echo(message, err=True))
+    click.echo(f"store {report['db']}, active model {report['active'] or 'none'}", err=True)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", address,
+        "--browser.gatherUsageStats", "false", "--", "--db", str(db_path),
+    ]
+    try:
+        code = subprocess.call(command, cwd=PROJECT_ROOT, env={**os.environ, "PMC_DB": str(db_path)})
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
+def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
+    """Add documents (txt, md, html, docx, pdf) or JSONL paragraphs to the store for labelling.
+
+    Each file is segmented, stored and scored with the active model, if there is one. Bad
+    files are reported on stderr and skipped; the exit code is then 10.
+
+    \b
+    Example:
+      pmc ingest reports/*.docx briefing.pdf
+      pmc ingest paragraphs.jsonl --db team.sqlite
+    """
+    from .store import open_store
+    from .workspace import ingest_path
+
+    skipped = 0
+    with open_store(db) as store:
+        for path in paths:
+            try:
+                result = ingest_path(store, path)
+            except PmcError as exc:
+                skipped += 1
+                click.echo(f"skipped: {exc}", err=True)
+                continue
+            for line in result["skipped"]:
+                click.echo(f"skipped: {line}", err=True)
+            skipped += len(result["skipped"])
+            click.echo(f"{path}: {result['paragraphs']} paragraphs ({result['new']} new), "
+                       f"{result['scored']} scored")
+    if skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+@labels_group.command("export")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Gold JSONL to write (default labels/gold.jsonl).")
+@click.option("--include-labelled", is_flag=True,
+              help="Also write paragraphs with undisputed annotator labels but no gold yet.")
+def labels_export_cmd(db: Path | None, out: Path | None, include_labelled: bool) -> None:
+    """Write the store's gold labels (adjudicated, imported) as a gold JSONL file.
+
+    Annotator, source, note, group and extra fields are kept, so importing the file into a
+    fresh store and exporting it again gives the same file.
+
+    \b
+    Example:
+      pmc labels export
+      pmc labels export --db team.sqlite --out reviewed.jsonl --include-labelled
+    """
+    from .labelled_data import default_gold_path, write_labelled
+    from .store import export_gold, open_store
+
+    path = out or default_gold_path()
+    with open_store(db) as store:
+        count = write_labelled(export_gold(store, include_labelled=include_labelled), path)
+    click.echo(f"{path}: {count} records")
+
+
+@labels_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
+def labels_import_cmd(file: Path, db: Path | None) -> None:
+    """Import a gold JSONL file into the store (a record equal to the current gold adds nothing).
+
+    \b
+    Example:
+      pmc labels import labels/gold.jsonl
+      pmc labels import reviewed.jsonl --db team.sqlite
+    """
+    from .labelled_data import load_labelled
+    from .store import import_gold, open_store
+
+    with open_store(db) as store:
+        rows = load_labelled(file, taxonomy=store.taxonomy)
+        result = import_gold(store, rows)
+    click.echo(f"{file}: {result['rows']} records, {result['added']} added, {result['unchanged']} unchanged, "
+               f"{result['new_paragraphs']} new paragraphs")
+
+
 def _fmt_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
 

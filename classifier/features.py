@@ -25,6 +25,7 @@ from sklearn.pipeline import FeatureUnion
 
 from .taxonomy import Taxonomy
 from .tokenize import Tokenizer, normalize_for_features
+from .vectorizer import WordTfidfVectorizer
 
 __all__ = [
     "ConceptMatch",
@@ -264,9 +265,10 @@ def build_vectorizer(
     if use_words:
         terms = tuple(dict.fromkeys(t for _key, ts in lexicon for t in ts if not _LATIN.match(t[:1])))
         terms = terms if term_dictionary else ()
-        blocks.append(("words", TfidfVectorizer(
-            tokenizer=Tokenizer(terms, stem=stem), token_pattern=None, lowercase=False,
-            ngram_range=tuple(word_ngrams), sublinear_tf=True, min_df=min_df, dtype=np.float64,
+        if word_ngrams[0] != 1:
+            raise ValueError(f"word n-grams start at 1, got {word_ngrams}")
+        blocks.append(("words", WordTfidfVectorizer(
+            tokenizer=Tokenizer(terms, stem=stem), max_n=int(word_ngrams[1]), min_df=min_df,
         )))
     if use_chars:
         blocks.append(("chars", TfidfVectorizer(

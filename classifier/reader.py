@@ -157,20 +157,19 @@ def decode_bytes(data: bytes, *, source: str) -> tuple[str, str]:
 
 
 def _try_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
-    sample = data[:4096]
+    """UTF-16 without a BOM: the NUL bytes of its ASCII characters all sit at one parity."""
+    sample = data[:65536]
     even_zeros = sample[0::2].count(0)
     odd_zeros = sample[1::2].count(0)
-    half = max(len(sample) // 2, 1)
-    for encoding, zeros in (("utf-16-le", odd_zeros), ("utf-16-be", even_zeros)):
-        # ASCII-heavy UTF-16 has a zero in every other byte; CJK-heavy text has few zeros, so
-        # also accept a clean decode whose characters are overwhelmingly printable.
+    for encoding, zeros, other in (("utf-16-le", odd_zeros, even_zeros), ("utf-16-be", even_zeros, odd_zeros)):
+        if len(data) % 2 or zeros == 0 or other > zeros * 0.02:
+            continue
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if zeros / half > 0.3 or not _mostly_control(text, limit=0.01):
-            if not _mostly_control(text):
-                return text, encoding
+        if not _mostly_control(text, limit=0.01):
+            return text, encoding
     return None
 
 

@@ -41,6 +41,7 @@ __all__ = [
 _MODEL_FILE = "model.joblib"
 _CARD_FILE = "card.json"
 _ACTIVE_FILE = "ACTIVE"
+_MARKER_FILE = ".pmc-registry"  # written by save_model: only such folders hold loadable models
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def save_model(
 
     root = _registry(registry)
     root.mkdir(parents=True, exist_ok=True)
+    (root / _MARKER_FILE).touch()
     created = datetime.now(timezone.utc)
     version = created.strftime("%Y%m%dT%H%M%S%fZ")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
@@ -155,8 +157,16 @@ def list_models(*, registry: Path | None = None) -> list[dict[str, Any]]:
     return cards
 
 
+def _is_registry(folder: Path) -> bool:
+    return (folder / _MARKER_FILE).is_file()
+
+
 def resolve_model_dir(model: str | Path | None = None, *, registry: Path | None = None) -> Path:
-    """The folder of `model` (a version name or a path inside the registry), else the active one."""
+    """The version folder to load: `model` is a version name, a version folder or a registry.
+
+    Only folders of a registry (the default one, or one made by `pmc train --out`, marked
+    with a `.pmc-registry` file) are accepted: a joblib file runs code when loaded.
+    """
     root = _registry(registry).resolve()
     if model is None:
         version = active_version(registry=root)
@@ -164,15 +174,19 @@ def resolve_model_dir(model: str | Path | None = None, *, registry: Path | None 
             raise ModelError(f"no active model in {root}; train one with `pmc train`")
         return root / version
     candidate = Path(model)
-    folder = candidate if candidate.is_dir() else root / str(model)
-    folder = folder.resolve()
-    if root not in folder.parents:
+    if candidate.is_dir() and _is_registry(candidate.resolve()):
+        version = active_version(registry=candidate)
+        if version is None:
+            raise ModelError(f"{candidate}: registry has no active model; train one with `pmc train --out {candidate}`")
+        return candidate.resolve() / version
+    folder = (candidate if candidate.is_dir() else root / str(model)).resolve()
+    if folder.parent != root and not _is_registry(folder.parent):
         raise ModelError(
-            f"{model}: models are loaded only from the registry {root} (a joblib file runs code "
-            f"when loaded); copy the version folder there or set PMC_MODELS_DIR"
+            f"{model}: models are loaded only from a pmc model registry ({root}, or a folder made "
+            f"by `pmc train --out`), because a joblib file runs code when loaded"
         )
     if not (folder / _CARD_FILE).is_file():
-        raise ModelError(f"{folder}: no model card here; pass a version folder of {root}")
+        raise ModelError(f"{folder}: no model here; pass a version name from `pmc models` or a version folder")
     return folder
 
 

@@ -1,0 +1,173 @@
+"""The `pmc` CLI end to end: real files of every format, documented messages and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from classifier.labelled_data import load_labelled, write_labelled
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELS = ["enforcement", "port_inspection", "border_patrol", "source_governance", "international_cooperation"]
+
+
+def run(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "classifier.cli", *args], input=stdin, capture_output=True, env=env, cwd=ROOT,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A registry with one trained model (full gold, no CV, to keep the suite fast)."""
+    home = tmp_path_factory.mktemp("pmc")
+    environment = {**os.environ, "PMC_DATA_DIR": str(home), "PMC_MODELS_DIR": str(home / "models")}
+    result = run("train", "--repeats", "0", env=environment)
+    assert result.returncode == 0, result.stderr.decode()
+    assert "saved" in result.stdout.decode()
+    return environment
+
+
+def _records(stdout: bytes) -> list[dict]:
+    return [json.loads(line) for line in stdout.decode().splitlines()]
+
+
+def test_train_then_classify_every_seed_paragraph(env: dict[str, str]) -> None:
+    seeds = sorted(str(p) for p in (ROOT / "seeds").glob("*.txt"))
+    result = run("classify", *seeds, env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    records = _records(result.stdout)
+    assert len(records) == 65
+    assert {r["doc"] for r in records} == {Path(s).stem for s in seeds}
+    for record in records:
+        assert set(record) >= {"id", "doc", "index", "lang", "text", "labels", "scores"}
+        assert list(record["scores"]) == LABELS
+        assert set(record["labels"]) <= set(LABELS)
+    assert sum(bool(r["labels"]) for r in records) > 30
+
+
+def test_every_document_format_round_trips(env: dict[str, str], tmp_path: Path) -> None:
+    import docx
+
+    text_zh = "边检站加强口岸查缉，严防偷渡人员闯关出境。"
+    text_en = "Border police patrolled the mountain passes and ferry points at night."
+    (tmp_path / "a.txt").write_bytes(f"标题\n\n{text_zh}".encode("gb18030"))
+    (tmp_path / "b.md").write_text(f"# Title\n\n{text_en}\n", encoding="utf-8")
+    (tmp_path / "c.html").write_text(
+        f"<html><head><title>T</title></head><body><nav>Home</nav><article><p>{text_en}</p>"
+        f"<p>{text_zh}</p></article></body></html>", encoding="utf-8")
+    word = docx.Document()
+    word.add_paragraph(text_zh)
+    word.save(tmp_path / "d.docx")
+    from tests.test_reader import _tiny_pdf
+
+    (tmp_path / "e.pdf").write_bytes(_tiny_pdf([text_en]))
+    (tmp_path / "f.jsonl").write_text(json.dumps({"id": "mine-1", "text": text_en, "source": "x"}) + "\n", encoding="utf-8")
+    result = run("classify", *(str(tmp_path / n) for n in ("a.txt", "b.md", "c.html", "d.docx", "e.pdf", "f.jsonl")), env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    records = _records(result.stdout)
+    by_doc: dict[str, list[str]] = {}
+    for record in records:
+        by_doc.setdefault(record["doc"], []).append(record["text"])
+    assert by_doc["a"] == [text_zh]
+    assert by_doc["b"] == [text_en]
+    assert text_en in by_doc["c"] and text_zh in by_doc["c"]
+    assert by_doc["d"] == [text_zh]
+    assert by_doc["e"] == [text_en]
+    jsonl = [r for r in records if r["doc"] == "f"][0]
+    assert jsonl["id"] == "mine-1" and jsonl["source"] == "x"
+    assert "port_inspection" in [r for r in records if r["doc"] == "a"][0]["labels"]
+
+
+def test_csv_tsv_and_stdin(env: dict[str, str], tmp_path: Path) -> None:
+    line = json.dumps({"text": "口岸边检查获伪假证件，拦截非法出境人员。"}, ensure_ascii=False).encode()
+    out = tmp_path / "out.csv"
+    result = run("classify", "-", "--format", "csv", "--output", str(out), env=env, stdin=line + b"\n")
+    assert result.returncode == 0, result.stderr.decode()
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows[0] == ["id", "doc", "index", "lang", "labels", *[f"score_{l}" for l in LABELS], "text"]
+    assert len(rows) == 2 and rows[1][3] == "zh"
+    result = run("classify", "-", "--format", "tsv", env=env, stdin="A plain English document.\n".encode())
+    assert result.stdout.decode().splitlines()[1].split("\t")[-1] == "A plain English document."
+
+
+def test_bad_records_are_reported_skipped_and_exit_10(env: dict[str, str], tmp_path: Path) -> None:
+    paras = tmp_path / "p.jsonl"
+    paras.write_text('{"text": "first paragraph"}\n{broken\n{"text": "third paragraph"}\n', encoding="utf-8")
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(b"\x00\x01\x02PNG")
+    out = tmp_path / "out.jsonl"
+    result = run("classify", str(paras), str(binary), "-o", str(out), env=env)
+    assert result.returncode == 10
+    stderr = result.stderr.decode()
+    assert f"skipped: {paras}:2: invalid JSON" in stderr
+    assert f"skipped: {binary}: looks like a binary file" in stderr
+    assert "2 input(s) skipped; 2 paragraphs written" in stderr
+    assert [r["text"] for r in _records(out.read_bytes())] == ["first paragraph", "third paragraph"]
+
+
+def test_explain_and_evaluate(env: dict[str, str], tmp_path: Path) -> None:
+    result = run("explain", "边检站加强口岸查缉，严防偷渡人员闯关出境。", env=env)
+    assert result.returncode == 0
+    assert "port_inspection" in result.stdout.decode() and "'口岸'" in result.stdout.decode()
+    gold = tmp_path / "g.jsonl"
+    write_labelled(load_labelled()[:20], gold)
+    result = run("evaluate", str(gold), "--json", env=env)
+    metrics = json.loads(result.stdout)
+    assert metrics["n"] == 20 and set(metrics["per_label"]) == set(LABELS)
+
+
+def test_unknown_label_in_evaluated_gold_exits_5(env: dict[str, str], tmp_path: Path) -> None:
+    gold = tmp_path / "g.jsonl"
+    gold.write_text(json.dumps({"text": "x", "labels": ["smuggling"]}) + "\n", encoding="utf-8")
+    result = run("evaluate", str(gold), env=env)
+    assert result.returncode == 5
+    assert result.stderr.decode().strip() == (
+        f"Error: {gold}:1: unknown label 'smuggling'; expected one of {', '.join(LABELS)} "
+        f"(edit the record or add the label to labels/taxonomy.toml)"
+    )
+
+
+def test_tampered_model_is_refused_with_exit_6(env: dict[str, str], tmp_path: Path) -> None:
+    import shutil
+
+    registry = tmp_path / "reg"
+    shutil.copytree(env["PMC_MODELS_DIR"], registry)
+    version = (registry / "ACTIVE").read_text().strip()
+    with (registry / version / "model.joblib").open("ab") as handle:
+        handle.write(b"tampered")
+    result = run("classify", "--model", str(registry), "-", env=env, stdin=b'{"text": "x"}\n')
+    assert result.returncode == 6
+    assert "SHA-256 does not match the one recorded at save time" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_model_outside_a_registry_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    import shutil
+
+    version = Path(env["PMC_MODELS_DIR"]) / (Path(env["PMC_MODELS_DIR"]) / "ACTIVE").read_text().strip()
+    loose = tmp_path / "loose"
+    shutil.copytree(version, loose)
+    result = run("classify", "--model", str(loose), "-", env=env, stdin=b'{"text": "x"}\n')
+    assert result.returncode == 6
+    assert "models are loaded only from a pmc model registry" in result.stderr.decode()
+
+
+def test_missing_model_and_missing_file(tmp_path: Path) -> None:
+    environment = {**os.environ, "PMC_MODELS_DIR": str(tmp_path / "none")}
+    result = run("classify", "x.txt", env=environment)
+    assert result.returncode == 6 and "no active model" in result.stderr.decode()
+
+
+def test_help_of_every_command_has_an_example() -> None:
+    for command in ("train", "classify", "explain", "evaluate", "segment", "models"):
+        result = run(command, "--help", env=dict(os.environ))
+        assert result.returncode == 0 and "Example:" in result.stdout.decode(), command

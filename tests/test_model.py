@@ -1,0 +1,97 @@
+"""Model: fits and predicts on a tiny fixture, is a proper scikit-learn citizen, explains itself."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from classifier.evaluation import KeywordBaseline, cross_validate
+from classifier.explain import explain_text, highlight_spans
+from classifier.features import ConceptMatcher
+from classifier.labelled_data import load_labelled
+from classifier.model import MeasureClassifier
+from classifier.taxonomy import load_taxonomy
+from classifier.training import make_model
+
+LABELS = ("port", "patrol")
+LEXICON = (("port/port", ("口岸", "port of entry", "border inspection")), ("patrol/patrol", ("巡逻", "patrol")))
+TEXTS = [
+    "边检站加强口岸查验，严查偷渡人员。", "Officers at the port of entry checked passports.",
+    "口岸边检民警查获伪造证件。", "Border inspection found forged visas at the port of entry.",
+    "派出所民警沿边境线巡逻。", "Police patrol the mountain passes at night.",
+    "巡逻队在渡口设卡堵截。", "A patrol boat watched the river crossing.",
+    "会议强调提高政治站位。", "The meeting stressed the importance of the work.",
+    "全体民警学习讲话精神。", "Officials studied the new guidelines.",
+]
+Y = np.array([[1, 0], [1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [0, 1], [0, 0], [0, 0], [0, 0], [0, 0]])
+GROUPS = [f"g{i // 2}" for i in range(len(TEXTS))]
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> MeasureClassifier:
+    return MeasureClassifier(labels=LABELS, lexicon=LEXICON, inner_folds=3).fit(TEXTS, Y, groups=GROUPS)
+
+
+def test_fits_and_predicts_on_a_tiny_bilingual_fixture(tiny_model: MeasureClassifier) -> None:
+    probs = tiny_model.predict_proba(["口岸查验旅客证件", "Night patrol along the border line", "会议强调重要性"])
+    assert probs.shape == (3, 2)
+    assert probs[0, 0] > probs[0, 1] and probs[1, 1] > probs[1, 0]
+    assert tiny_model.predict(["口岸查验旅客证件"]).tolist() == [[1, 0]]
+    assert tiny_model.predict(["会议强调重要性"]).tolist() == [[0, 0]]  # none clears its threshold
+    assert list(tiny_model.classes_) == list(LABELS)
+    assert ((tiny_model.thresholds_ >= 0.1) & (tiny_model.thresholds_ <= 0.9)).all()
+
+
+def test_pickles_and_clones(tiny_model: MeasureClassifier) -> None:
+    restored = pickle.loads(pickle.dumps(tiny_model))
+    texts = ["口岸", "patrol"]
+    assert np.allclose(restored.predict_proba(texts), tiny_model.predict_proba(texts))
+    fresh = clone(tiny_model)
+    assert fresh.get_params()["lexicon"] == LEXICON and not hasattr(fresh, "coef_")
+
+
+def test_threshold_scale_moves_decisions(tiny_model: MeasureClassifier) -> None:
+    probs = tiny_model.predict_proba(TEXTS)
+    assert tiny_model.decide(probs, threshold_scale=0.01).all()
+    assert not tiny_model.decide(probs, threshold_scale=10).any()
+
+
+def test_explanation_points_at_the_evidence_in_the_original_text(tiny_model: MeasureClassifier) -> None:
+    text = "Ｐｏｒｔ ｏｆ ｅｎｔｒｙ 口岸 checks"
+    explanations = {e.label: e for e in explain_text(tiny_model, text)}
+    concept = [e for e in explanations["port"].evidence if e.kind == "concept"]
+    assert concept and concept[0].weight > 0
+    assert {text[s:t] for s, t in concept[0].spans} == {"Ｐｏｒｔ ｏｆ ｅｎｔｒｙ", "口岸"}
+    spans = highlight_spans(list(explanations.values()), label="port")
+    assert all(text[s:t] for s, t, _, _ in spans)
+
+
+def test_concept_matcher_handles_scripts_inflection_and_word_boundaries() -> None:
+    matcher = ConceptMatcher((("p/port", ("口岸", "port of entry")), ("b/patrol", ("patrol",))))
+    found = matcher.find("Patrolling near ports of entry; 口岸 and 口岸. Support staff, patrolman.")
+    assert [(m.concept, m.term) for m in found] == [
+        ("b/patrol", "Patrolling"), ("p/port", "ports of entry"), ("p/port", "口岸"), ("p/port", "口岸"),
+    ]
+    assert [m.concept for m in ConceptMatcher((("p/port", ("口岸",)),)).find("口岸")] == ["p/port"]
+    traditional = ConceptMatcher((("b/border", ("边检站",)),)).find("邊檢站")
+    assert [(m.term, m.start, m.end) for m in traditional] == [("邊檢站", 0, 3)]
+
+
+@pytest.mark.slow
+def test_model_beats_the_keyword_baseline_on_grouped_cv() -> None:
+    taxonomy = load_taxonomy()
+    rows = load_labelled()
+    from classifier.features import concept_lexicon
+
+    cv = cross_validate(
+        rows,
+        {"model": lambda: make_model(taxonomy, inner_folds=3),
+         "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=concept_lexicon(taxonomy))},
+        taxonomy.label_ids, n_splits=5, repeats=1,
+    )
+    model, keywords = cv["models"]["model"], cv["models"]["keywords"]
+    assert model["macro_f1"]["mean"] > keywords["macro_f1"]["mean"]
+    assert model["micro_f1"]["mean"] > keywords["micro_f1"]["mean"]
