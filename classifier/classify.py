@@ -133,9 +133,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(model_dir: str, registry: str | None, threshold_scale: float) -> None:
-    from .registry import load_model
+    from .registry import load_serving
 
-    saved = load_model(model_dir, registry=Path(registry) if registry else None)
+    saved = load_serving(model_dir, registry=Path(registry) if registry else None)
     _WORKER.update(model=saved.model, labels=tuple(saved.card["labels"]), scale=threshold_scale)
 
 

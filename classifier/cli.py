@@ -165,9 +165,9 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
       cat paragraphs.jsonl | pmc classify - --jobs 2
     """
     from .classify import RecordWriter, classify_stream, iter_paragraphs
-    from .registry import load_model
+    from .registry import load_serving
 
-    saved = load_model(model)
+    saved = load_serving(model)
     labels = tuple(saved.card["labels"])
     skipped: list[str] = []
 

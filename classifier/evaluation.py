@@ -22,7 +22,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from .features import ConceptMatcher, Lexicon, normalize_batch
+from .concepts import ConceptMatcher, Lexicon
+from .features import normalize_batch
 from .labelled_data import LabelledParagraph
 from .splits import grouped_kfold, split_components
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import ConceptMatcher, _normalize_with_offsets
+from .concepts import ConceptMatcher, normalize_with_offsets
 from .model import MeasureClassifier
 
 __all__ = ["Evidence", "LabelExplanation", "explain_text", "highlight_spans"]
@@ -49,7 +49,7 @@ def explain_text(model: MeasureClassifier, text: str, *, top: int = 8,
     names = model.feature_names()
     probabilities = model.predict_proba([text])[0]
     decisions = model.decide(probabilities[None, :], threshold_scale=threshold_scale)[0]
-    normalized, offsets = _normalize_with_offsets(text)
+    normalized, offsets = normalize_with_offsets(text)
     matcher = _concept_matcher(model)
     concept_spans: dict[str, list[tuple[int, int]]] = {}
     for match in matcher.find(text) if matcher is not None else []:

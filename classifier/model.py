@@ -22,7 +22,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from .features import Lexicon, build_vectorizer
+from .concepts import Lexicon
+from .features import build_vectorizer
 from .splits import grouped_kfold
 
 __all__ = ["MeasureClassifier"]

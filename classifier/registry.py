@@ -35,6 +35,7 @@ __all__ = [
     "active_version",
     "set_active",
     "resolve_model_dir",
+    "load_serving",
     "file_sha256",
 ]
 
@@ -101,12 +102,18 @@ def save_model(
     try:
         model_path = staging / _MODEL_FILE
         joblib.dump(model, model_path, compress=3)
+        if hasattr(model, "vectorizer_"):
+            from .serving import ServingModel
+
+            ServingModel.from_classifier(model).save(staging)
+        files = sorted(p.name for p in staging.iterdir())
         full_card = {
             **card,
             "version": version,
             "created": created.isoformat(),
             "libraries": _library_versions(),
             "sha256": file_sha256(model_path),
+            "files": {name: file_sha256(staging / name) for name in files},
         }
         (staging / _CARD_FILE).write_text(json.dumps(full_card, ensure_ascii=False, indent=2), encoding="utf-8")
         final = root / version
@@ -190,30 +197,26 @@ def resolve_model_dir(model: str | Path | None = None, *, registry: Path | None 
     return folder
 
 
-def load_model(
-    model: str | Path | None = None,
-    *,
-    registry: Path | None = None,
-    taxonomy: Taxonomy | None = None,
-) -> SavedModel:
-    """Load a version after checking its SHA-256, codebook hash and scikit-learn version."""
-    import joblib
-    import sklearn
-
-    folder = resolve_model_dir(model, registry=registry)
+def _read_card(folder: Path) -> dict[str, Any]:
     try:
-        card = json.loads((folder / _CARD_FILE).read_text(encoding="utf-8"))
+        return json.loads((folder / _CARD_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{folder / _CARD_FILE}: unreadable model card ({exc}); retrain with `pmc train`") from None
-    model_path = folder / _MODEL_FILE
-    if not model_path.is_file():
-        raise ModelError(f"{model_path}: model file missing; retrain with `pmc train`")
-    digest = file_sha256(model_path)
-    if digest != card.get("sha256"):
+
+
+def _verify(folder: Path, name: str, expected: str | None) -> Path:
+    path = folder / name
+    if not path.is_file():
+        raise ModelError(f"{path}: model file missing; retrain with `pmc train`")
+    if file_sha256(path) != expected:
         raise ModelError(
-            f"{model_path}: SHA-256 does not match the one recorded at save time; the file was "
+            f"{path}: SHA-256 does not match the one recorded at save time; the file was "
             f"modified or corrupted — refusing to load it (retrain with `pmc train`)"
         )
+    return path
+
+
+def _check_codebook(folder: Path, card: dict[str, Any], taxonomy: Taxonomy | None) -> None:
     taxonomy = taxonomy or load_taxonomy()
     if card.get("taxonomy_hash") != taxonomy.hash:
         raise ModelError(
@@ -222,6 +225,22 @@ def load_model(
         )
     if tuple(card.get("labels", ())) != taxonomy.label_ids:
         raise ModelError(f"{folder.name}: label ids {card.get('labels')} differ from the codebook's; retrain")
+
+
+def load_model(
+    model: str | Path | None = None,
+    *,
+    registry: Path | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> SavedModel:
+    """Load the full scikit-learn model after checking SHA-256, codebook and scikit-learn version."""
+    import joblib
+    import sklearn
+
+    folder = resolve_model_dir(model, registry=registry)
+    card = _read_card(folder)
+    model_path = _verify(folder, _MODEL_FILE, card.get("sha256"))
+    _check_codebook(folder, card, taxonomy)
     trained_with = str(card.get("libraries", {}).get("scikit-learn", ""))
     if trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         raise ModelError(
@@ -229,3 +248,23 @@ def load_model(
             f"install scikit-learn=={trained_with} or retrain with `pmc train`"
         )
     return SavedModel(joblib.load(model_path), card, folder)
+
+
+def load_serving(
+    model: str | Path | None = None,
+    *,
+    registry: Path | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> SavedModel:
+    """Load the serving form (arrays + JSON, no pickle, no scikit-learn) after the same checks."""
+    from .serving import SERVING_FILES, ServingModel
+
+    folder = resolve_model_dir(model, registry=registry)
+    card = _read_card(folder)
+    recorded = card.get("files", {})
+    if not all(name in recorded for name in SERVING_FILES):
+        raise ModelError(f"{folder.name}: no serving form in this version; retrain with `pmc train`")
+    for name in SERVING_FILES:
+        _verify(folder, name, recorded[name])
+    _check_codebook(folder, card, taxonomy)
+    return SavedModel(ServingModel.load(folder), card, folder)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .evaluation import CharNgramBaseline, KeywordBaseline, cross_validate, evaluate_rows, label_matrix
-from .features import concept_lexicon
+from .concepts import concept_lexicon
 from .labelled_data import LabelledParagraph
 from .model import MeasureClassifier
 from .registry import save_model

@@ -18,19 +18,10 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import normalize
+
+from .featurize import tfidf_rows, word_ngrams
 
 __all__ = ["WordTfidfVectorizer"]
-
-
-def _ngrams(tokens: list[str], max_n: int) -> list[str]:
-    grams = list(tokens)
-    for n in range(2, max_n + 1):
-        if n == 2:
-            grams.extend([f"{a} {b}" for a, b in zip(tokens, tokens[1:])])
-        else:
-            grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-    return grams
 
 
 class WordTfidfVectorizer(BaseEstimator, TransformerMixin):
@@ -43,8 +34,7 @@ class WordTfidfVectorizer(BaseEstimator, TransformerMixin):
         self.min_df = min_df
 
     def _grams(self, text: str) -> list[str]:
-        tokens = self.tokenizer(text) if self.tokenizer is not None else text.split()
-        return _ngrams(tokens, self.max_n)
+        return word_ngrams(self._tokenize(text), self.max_n)
 
     def fit(self, X: Iterable[str], y: object = None) -> WordTfidfVectorizer:
         df: Counter[str] = Counter()
@@ -61,23 +51,10 @@ class WordTfidfVectorizer(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        get = self.vocabulary_.get
-        indices: list[int] = []
-        indptr = [0]
-        for text in X:
-            found = [i for i in map(get, self._grams(text)) if i is not None]
-            indices.extend(found)
-            indptr.append(len(indices))
-        matrix = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float64), np.asarray(indices, dtype=np.int32),
-             np.asarray(indptr, dtype=np.int64)),
-            shape=(len(indptr) - 1, len(self.vocabulary_)),
-        )
-        matrix.sum_duplicates()
-        np.log(matrix.data, out=matrix.data)
-        matrix.data += 1.0
-        matrix.data *= self.idf_[matrix.indices]
-        return normalize(matrix, norm="l2", copy=False)
+        return tfidf_rows(X, tokenizer=self._tokenize, vocabulary=self.vocabulary_, idf=self.idf_, max_n=self.max_n)
+
+    def _tokenize(self, text: str) -> list[str]:
+        return self.tokenizer(text) if self.tokenizer is not None else text.split()
 
     def fit_transform(self, X: Sequence[str], y: object = None) -> sp.csr_matrix:
         texts = list(X)

@@ -136,17 +136,19 @@ def test_unknown_label_in_evaluated_gold_exits_5(env: dict[str, str], tmp_path: 
     )
 
 
-def test_tampered_model_is_refused_with_exit_6(env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "command"), [("serving.npz", "classify"), ("model.joblib", "explain")])
+def test_tampered_model_is_refused_with_exit_6(env: dict[str, str], tmp_path: Path, name: str, command: str) -> None:
     import shutil
 
     registry = tmp_path / "reg"
     shutil.copytree(env["PMC_MODELS_DIR"], registry)
     version = (registry / "ACTIVE").read_text().strip()
-    with (registry / version / "model.joblib").open("ab") as handle:
+    with (registry / version / name).open("ab") as handle:
         handle.write(b"tampered")
-    result = run("classify", "--model", str(registry), "-", env=env, stdin=b'{"text": "x"}\n')
+    args = ("classify", "--model", str(registry), "-") if command == "classify" else ("explain", "--model", str(registry), "口岸")
+    result = run(*args, env=env, stdin=b'{"text": "x"}\n')
     assert result.returncode == 6
-    assert "SHA-256 does not match the one recorded at save time" in result.stderr.decode()
+    assert f"{name}: SHA-256 does not match the one recorded at save time" in result.stderr.decode()
     assert "Traceback" not in result.stderr.decode()
 
 

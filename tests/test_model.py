@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from classifier.evaluation import KeywordBaseline, cross_validate
 from classifier.explain import explain_text, highlight_spans
-from classifier.features import ConceptMatcher
+from classifier.concepts import ConceptMatcher
 from classifier.labelled_data import load_labelled
 from classifier.model import MeasureClassifier
 from classifier.taxonomy import load_taxonomy
@@ -95,3 +95,30 @@ def test_model_beats_the_keyword_baseline_on_grouped_cv() -> None:
     model, keywords = cv["models"]["model"], cv["models"]["keywords"]
     assert model["macro_f1"]["mean"] > keywords["macro_f1"]["mean"]
     assert model["micro_f1"]["mean"] > keywords["micro_f1"]["mean"]
+
+
+@pytest.mark.parametrize(("max_n", "min_df"), [(1, 1), (2, 1), (3, 2)])
+def test_word_vectorizer_equals_sklearn_tfidf(max_n: int, min_df: int) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classifier.tokenize import tokenize
+    from classifier.vectorizer import WordTfidfVectorizer
+
+    texts = [r.text for r in load_labelled()[:160]] + ["", "。。。"]
+    reference = TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, max_n),
+                                sublinear_tf=True, min_df=min_df).fit(texts[:120])
+    ours = WordTfidfVectorizer(tokenizer=tokenize, max_n=max_n, min_df=min_df).fit(texts[:120])
+    assert ours.vocabulary_ == reference.vocabulary_
+    assert list(ours.get_feature_names_out()) == list(reference.get_feature_names_out())
+    difference = ours.transform(texts[100:]) - reference.transform(texts[100:])
+    assert abs(difference).max() < 1e-12
+
+
+def test_serving_form_scores_exactly_like_the_estimator(tiny_model: MeasureClassifier, tmp_path) -> None:
+    from classifier.serving import ServingModel
+
+    ServingModel.from_classifier(tiny_model).save(tmp_path)
+    served = ServingModel.load(tmp_path)
+    texts = [*TEXTS, "口岸 patrol 混合 text", ""]
+    assert np.allclose(served.predict_proba(texts), tiny_model.predict_proba(texts), atol=1e-12)
+    assert (served.predict(texts) == tiny_model.predict(texts)).all()

@@ -1,0 +1,114 @@
+"""Feature rows without scikit-learn: word n-gram TF-IDF and concept counts as CSR matrices.
+
+These functions are the single implementation of the model's features. The training-time
+transformers (`vectorizer.WordTfidfVectorizer`, `features.ConceptFeaturizer`) call them, and
+so does the serving model (`serving.ServingModel`), which therefore scores exactly like the
+fitted scikit-learn estimator while importing only numpy and scipy.sparse — a cold
+`pmc classify` does not pay scikit-learn's import time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import scipy.sparse as sp
+
+from .concepts import ConceptMatcher
+from .tokenize import normalize_for_features
+
+__all__ = ["word_ngrams", "char_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows"]
+
+_HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def word_ngrams(tokens: list[str], max_n: int) -> list[str]:
+    """Tokens followed by their 2..max_n-grams joined by spaces (scikit-learn's convention)."""
+    grams = list(tokens)
+    for n in range(2, max_n + 1):
+        if n == 2:
+            grams.extend([f"{a} {b}" for a, b in zip(tokens, tokens[1:])])
+        else:
+            grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def char_ngrams(text: str) -> list[str]:
+    """Han character unigrams and bigrams (Traditional folded to Simplified; jieba-independent)."""
+    out: list[str] = []
+    for run in _HAN_RUN.findall(normalize_for_features(text)):
+        out.extend(run)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def l2_normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Scale every non-empty row to unit l2 norm, in place (as sklearn.preprocessing.normalize)."""
+    if matrix.nnz:
+        squares = np.add.reduceat(matrix.data**2, matrix.indptr[:-1][np.diff(matrix.indptr) > 0])
+        norms = np.ones(matrix.shape[0])
+        norms[np.diff(matrix.indptr) > 0] = np.sqrt(squares)
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+    return matrix
+
+
+def tfidf_rows(
+    texts: Iterable[str],
+    *,
+    tokenizer: Callable[[str], list[str]],
+    vocabulary: dict[str, int],
+    idf: np.ndarray,
+    max_n: int,
+) -> sp.csr_matrix:
+    """Sublinear-tf x smooth-idf rows, l2-normalised, over the known n-grams of each text."""
+    get = vocabulary.get
+    indices: list[int] = []
+    indptr = [0]
+    for text in texts:
+        indices.extend([i for i in map(get, word_ngrams(tokenizer(text), max_n)) if i is not None])
+        indptr.append(len(indices))
+    matrix = sp.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, len(vocabulary)),
+    )
+    matrix.sum_duplicates()
+    np.log(matrix.data, out=matrix.data)
+    matrix.data += 1.0
+    matrix.data *= idf[matrix.indices]
+    return l2_normalize_rows(matrix)
+
+
+def concept_rows(
+    texts: Iterable[str],
+    *,
+    matcher: ConceptMatcher,
+    concept_category: np.ndarray,
+    n_categories: int,
+    weight: float,
+    binary: bool,
+) -> sp.csr_matrix:
+    """Per text: one column per concept, then one per category (any of its concepts).
+
+    A present column is `weight` when `binary`, else `weight * log1p(count)`.
+    """
+    n_concepts = len(matcher.keys)
+    indices: list[int] = []
+    indptr = [0]
+    for text in texts:
+        found = matcher.concept_ids(normalize_for_features(text))
+        if n_categories and found:
+            found = found + [n_concepts + int(concept_category[i]) for i in found]
+        indices.extend(found)
+        indptr.append(len(indices))
+    matrix = sp.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, n_concepts + n_categories),
+    )
+    matrix.sum_duplicates()
+    if binary:
+        matrix.data[:] = 1.0
+    else:
+        np.log1p(matrix.data, out=matrix.data)
+    matrix.data *= weight
+    return matrix

@@ -1,0 +1,161 @@
+"""The serving model: a fitted classifier as plain arrays and JSON, scored without scikit-learn.
+
+`ServingModel.from_classifier()` takes a fitted `MeasureClassifier` apart into its feature
+blocks (word/character TF-IDF vocabularies and idf, concept lexicon), its weight matrix,
+calibration and thresholds. `save()` writes `serving.npz` (numbers, loaded with
+`allow_pickle=False`) and `serving.json` (vocabularies and settings): no code is unpickled
+when serving, and a cold `pmc classify` imports only numpy and scipy.sparse. Scores are
+identical to the estimator's (`featurize` is the one implementation of the features; a test
+asserts equality).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .concepts import ConceptMatcher
+from .featurize import char_ngrams, concept_rows, tfidf_rows
+from .tokenize import Tokenizer
+
+__all__ = ["ServingModel", "SERVING_FILES"]
+
+SERVING_FILES = ("serving.json", "serving.npz")
+
+
+@dataclass
+class _TfidfBlock:
+    kind: str  # "words" or "chars"
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+    max_n: int
+    terms: tuple[str, ...] = ()
+    stem: bool = False
+
+    def __post_init__(self) -> None:
+        self._tokenize = Tokenizer(self.terms, stem=self.stem) if self.kind == "words" else char_ngrams
+
+    def rows(self, texts: list[str]) -> sp.csr_matrix:
+        return tfidf_rows(texts, tokenizer=self._tokenize, vocabulary=self.vocabulary, idf=self.idf, max_n=self.max_n)
+
+    @property
+    def width(self) -> int:
+        return len(self.vocabulary)
+
+
+@dataclass
+class _ConceptBlock:
+    lexicon: tuple[tuple[str, tuple[str, ...]], ...]
+    weight: float
+    binary: bool
+    categories: list[str]
+
+    def __post_init__(self) -> None:
+        self._matcher = ConceptMatcher(self.lexicon)
+        self._concept_category = np.array(
+            [self.categories.index(k.split("/")[0]) if self.categories else 0 for k in self._matcher.keys],
+            dtype=np.int64,
+        )
+
+    def rows(self, texts: list[str]) -> sp.csr_matrix:
+        return concept_rows(texts, matcher=self._matcher, concept_category=self._concept_category,
+                            n_categories=len(self.categories), weight=self.weight, binary=self.binary)
+
+    @property
+    def width(self) -> int:
+        return len(self._matcher.keys) + len(self.categories)
+
+
+class ServingModel:
+    """Per-label calibrated probabilities and thresholded decisions, from arrays."""
+
+    def __init__(self, *, labels: tuple[str, ...], blocks: list[Any], coef: np.ndarray, intercept: np.ndarray,
+                 calibration: np.ndarray, thresholds: np.ndarray) -> None:
+        self.labels = labels
+        self.blocks = blocks
+        self.coef = np.ascontiguousarray(coef.T)  # (n_features, n_labels) for sparse @ dense
+        self.intercept = intercept
+        self.calibration = calibration
+        self.thresholds = thresholds
+        width = sum(b.width for b in blocks)
+        if width != self.coef.shape[0]:
+            raise ValueError(f"feature blocks have {width} columns but the weights {self.coef.shape[0]}")
+
+    # -- scoring --------------------------------------------------------------------------
+    def decision_function(self, texts: list[str]) -> np.ndarray:
+        features = sp.hstack([block.rows(texts) for block in self.blocks], format="csr")
+        return np.asarray(features @ self.coef) + self.intercept
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        scores = self.decision_function(list(texts))
+        a, b = self.calibration[:, 0], self.calibration[:, 1]
+        return 1.0 / (1.0 + np.exp(-(scores * a + b)))
+
+    def decide(self, probabilities: np.ndarray, *, threshold_scale: float = 1.0) -> np.ndarray:
+        return (probabilities >= np.minimum(self.thresholds * threshold_scale, 0.999)).astype(np.int64)
+
+    def predict(self, texts: list[str], *, threshold_scale: float = 1.0) -> np.ndarray:
+        return self.decide(self.predict_proba(texts), threshold_scale=threshold_scale)
+
+    # -- conversion and persistence ---------------------------------------------------------
+    @classmethod
+    def from_classifier(cls, model: Any) -> ServingModel:
+        """Take a fitted `MeasureClassifier` apart (words, chars and concept blocks supported)."""
+        blocks: list[Any] = []
+        for name, transformer in model.vectorizer_.transformer_list:
+            if name == "words":
+                tokenizer = transformer.tokenizer
+                blocks.append(_TfidfBlock("words", dict(transformer.vocabulary_), np.asarray(transformer.idf_),
+                                          int(transformer.max_n), tuple(tokenizer.terms), bool(tokenizer.stem)))
+            elif name == "chars":
+                blocks.append(_TfidfBlock("chars", {k: int(v) for k, v in transformer.vocabulary_.items()},
+                                          np.asarray(transformer.idf_), 1))
+            elif name == "concepts":
+                blocks.append(_ConceptBlock(tuple((k, tuple(t)) for k, t in transformer.lexicon),
+                                            float(transformer.weight), bool(transformer.binary),
+                                            list(transformer.category_names_)))
+            else:
+                raise ValueError(f"no serving form for feature block {name!r}")
+        return cls(labels=tuple(str(c) for c in model.classes_), blocks=blocks, coef=np.asarray(model.coef_),
+                   intercept=np.asarray(model.intercept_), calibration=np.asarray(model.calibration_),
+                   thresholds=np.asarray(model.thresholds_))
+
+    def save(self, folder: Path) -> None:
+        arrays: dict[str, np.ndarray] = {
+            "coef": self.coef.T, "intercept": self.intercept, "calibration": self.calibration,
+            "thresholds": self.thresholds,
+        }
+        meta: dict[str, Any] = {"format": 1, "labels": list(self.labels), "blocks": []}
+        for i, block in enumerate(self.blocks):
+            if isinstance(block, _TfidfBlock):
+                arrays[f"idf_{i}"] = block.idf
+                grams = sorted(block.vocabulary, key=block.vocabulary.__getitem__)
+                meta["blocks"].append({"kind": block.kind, "grams": grams, "max_n": block.max_n,
+                                       "terms": list(block.terms), "stem": block.stem})
+            else:
+                meta["blocks"].append({"kind": "concepts", "lexicon": [[k, list(t)] for k, t in block.lexicon],
+                                       "weight": block.weight, "binary": block.binary, "categories": block.categories})
+        np.savez(folder / "serving.npz", **arrays)
+        (folder / "serving.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> ServingModel:
+        meta = json.loads((folder / "serving.json").read_text(encoding="utf-8"))
+        with np.load(folder / "serving.npz", allow_pickle=False) as arrays:
+            data = {k: arrays[k] for k in arrays.files}
+        blocks: list[Any] = []
+        for i, block in enumerate(meta["blocks"]):
+            if block["kind"] == "concepts":
+                blocks.append(_ConceptBlock(tuple((k, tuple(t)) for k, t in block["lexicon"]), float(block["weight"]),
+                                            bool(block["binary"]), list(block["categories"])))
+            else:
+                vocabulary = {g: j for j, g in enumerate(block["grams"])}
+                blocks.append(_TfidfBlock(block["kind"], vocabulary, data[f"idf_{i}"], int(block["max_n"]),
+                                          tuple(block["terms"]), bool(block["stem"])))
+        return cls(labels=tuple(meta["labels"]), blocks=blocks, coef=data["coef"], intercept=data["intercept"],
+                   calibration=data["calibration"], thresholds=data["thresholds"])
