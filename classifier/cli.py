@@ -253,6 +253,38 @@ def evaluate_cmd(gold: Path, model: str | None, as_json: bool) -> None:
         click.echo(heldout_table(metrics))
 
 
+@cli.command("report")
+@click.option("--gold", type=click.Path(path_type=Path), default=None, help="Labelled JSONL (default labels/gold.jsonl).")
+@click.option("--heldout", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Labelled JSONL never trained on (e.g. ../shared/devset/dev.jsonl), scored only.")
+@click.option("--repeats", type=click.IntRange(1, 20), default=3, show_default=True, help="Repeats of the grouped CV.")
+@click.option("--ablation-repeats", type=click.IntRange(0, 20), default=2, show_default=True,
+              help="Repeats of each ablation's grouped CV (0 skips the ablations).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/evaluation.md"), show_default=True)
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write the raw figures as JSON.")
+def report_cmd(gold: Path | None, heldout: Path | None, repeats: int, ablation_repeats: int, out: Path,
+               json_out: Path | None) -> None:
+    """Write the evaluation report: grouped CV vs baselines, transfer, held-out set, ablations.
+
+    \b
+    Example:
+      pmc report --heldout ../shared/devset/dev.jsonl --out docs/evaluation.md
+    """
+    from .ablation import evaluation_report, render_report
+    from .labelled_data import load_labelled
+
+    rows = load_labelled(gold)
+    held = load_labelled(heldout) if heldout else None
+    data = evaluation_report(rows, heldout=held, repeats=repeats, ablation_repeats=ablation_repeats,
+                             ablations=None if ablation_repeats else {},
+                             progress=lambda message: click.echo(message, err=True))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(data), encoding="utf-8")
+    if json_out:
+        json_out.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    click.echo(f"wrote {out}")
+
+
 @cli.command("models")
 @click.option("--activate", "version", default=None, help="Make this version the active one (roll back or forward).")
 def models_cmd(version: str | None) -> None:

@@ -33,7 +33,7 @@ SHIPPED_PARAMS: dict[str, Any] = {
     "use_concepts": True,
     "concept_weight": 1.0,
     "use_chars": False,
-    "C": 4.0,
+    "C": 1.0,
     "calibrate": True,
     "tune_thresholds": True,
 }
