@@ -78,7 +78,9 @@ class ConceptMatcher:
         if not self._term_concepts:
             return
         length = len(text)
-        for last, (size, term, latin_start, latin_end) in self._automaton.iter_long(text):
+        # A trailing sentinel: pyahocorasick's iter_long drops a match that ends the text when
+        # it is also the prefix of a longer term ("criminal suspect" vs "criminal suspects").
+        for last, (size, term, latin_start, latin_end) in self._automaton.iter_long(text + "\x00"):
             start, end = last - size + 1, last + 1
             if latin_start and start and _LATIN.match(text[start - 1]):
                 continue  # inside a longer word: "port" in "support"
