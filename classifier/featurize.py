@@ -112,3 +112,38 @@ def concept_rows(
         np.log1p(matrix.data, out=matrix.data)
     matrix.data *= weight
     return matrix
+
+
+def gram_counts(texts: Iterable[str], analyzer: Callable[[str], list[str]]) -> sp.csr_matrix:
+    """Raw n-gram counts of every text over the vocabulary of all of them (column order arbitrary).
+
+    Computed once, these counts give any training fold's TF-IDF features without tokenising
+    again (`tfidf_from_counts`): the vocabulary and idf of a fold depend only on which rows
+    are in it.
+    """
+    vocabulary: dict[str, int] = {}
+    add = vocabulary.setdefault
+    indices: list[int] = []
+    indptr = [0]
+    for text in texts:
+        indices.extend([add(gram, len(vocabulary)) for gram in analyzer(text)])
+        indptr.append(len(indices))
+    matrix = sp.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, max(len(vocabulary), 1)),
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
+def tfidf_from_counts(counts: sp.csr_matrix, train: np.ndarray, rows: np.ndarray, *, min_df: int) -> sp.csr_matrix:
+    """The TF-IDF rows `rows` would get from a vectorizer fitted on the rows `train` only."""
+    fitted = counts[train]
+    df = np.bincount(fitted.indices, minlength=counts.shape[1])
+    keep = np.flatnonzero(df >= min_df)
+    idf = np.log((1 + len(train)) / (1 + df[keep])) + 1.0
+    matrix = counts[rows][:, keep].tocsr()
+    np.log(matrix.data, out=matrix.data)
+    matrix.data += 1.0
+    matrix.data *= idf[matrix.indices]
+    return l2_normalize_rows(matrix)

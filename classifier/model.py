@@ -16,6 +16,7 @@ ending in `_`, clone-able and picklable). `fit(texts, Y, groups=...)`:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 
 from .concepts import Lexicon
 from .features import build_vectorizer
+from .featurize import gram_counts, tfidf_from_counts
 from .splits import grouped_kfold
 
 __all__ = ["MeasureClassifier"]
@@ -121,13 +123,28 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         return self
 
     def _out_of_fold_scores(self, texts: list[str], Y: np.ndarray, groups: list[str]) -> np.ndarray:
+        """Decision scores of each row from a model fitted without its group.
+
+        Texts are tokenised once: every fold's features come from the same raw counts
+        (`featurize.tfidf_from_counts`), equal to refitting the vectorizer on the fold.
+        """
+        blocks = self._count_blocks(texts)
         scores = np.zeros(Y.shape, dtype=np.float64)
         folds = grouped_kfold(groups, n_splits=min(self.inner_folds, len(set(groups))), seed=self.random_state)
         for train, test in folds:
-            vectorizer = self._vectorizer().fit([texts[i] for i in train])
-            coef, intercept = self._fit_linear(vectorizer.transform([texts[i] for i in train]), Y[train])
-            scores[test] = vectorizer.transform([texts[i] for i in test]) @ coef.T + intercept
+            coef, intercept = self._fit_linear(_fold_features(blocks, train, train), Y[train])
+            scores[test] = _fold_features(blocks, train, test) @ coef.T + intercept
         return scores
+
+    def _count_blocks(self, texts: list[str]) -> list[tuple[str, Any, int]]:
+        blocks: list[tuple[str, Any, int]] = []
+        for name, transformer in self._vectorizer().transformer_list:
+            if name == "concepts":  # fold-independent: the codebook, not the data, defines it
+                blocks.append(("fixed", transformer.fit(texts).transform(texts).tocsr(), 0))
+            else:
+                analyzer = transformer._grams if name == "words" else transformer.build_analyzer()
+                blocks.append(("counts", gram_counts(texts, analyzer), int(transformer.min_df)))
+        return blocks
 
     # -- prediction ----------------------------------------------------------------------
     def decision_function(self, X: Sequence[str]) -> np.ndarray:
@@ -153,6 +170,14 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
 
     def feature_names(self) -> np.ndarray:
         return self.vectorizer_.get_feature_names_out()
+
+
+def _fold_features(blocks: list[tuple[str, Any, int]], train: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
+    parts = [
+        matrix[rows] if kind == "fixed" else tfidf_from_counts(matrix, train, rows, min_df=min_df)
+        for kind, matrix, min_df in blocks
+    ]
+    return sp.hstack(parts, format="csr")
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:

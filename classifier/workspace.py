@@ -48,6 +48,7 @@ from .paths import models_dir
 from .reader import DEFAULT_MAX_BYTES, RecordError, iter_jsonl, read_document, read_document_bytes
 from .registry import SavedModel, active_version, list_models, load_model, resolve_model_dir, set_active
 from .segmenter import segment
+from .splits import split_components
 from .store import (
     Pool,
     Store,
@@ -94,6 +95,7 @@ __all__ = [
     "review_queues",
     "paragraph_review",
     "answers_table",
+    "describe_answer",
     "adjudicate",
     "agreement",
     "retrain",
@@ -665,12 +667,13 @@ def answers_table(store: Store, *, limit: int | None = 1000) -> list[dict[str, A
         }
         for name in annotators:
             answer = latest[pid].get(name)
-            row[name] = "" if answer is None else _answer_text(answer.answer, answer.labels)
+            row[name] = "" if answer is None else describe_answer(answer.answer, answer.labels)
         rows.append(row)
     return rows
 
 
-def _answer_text(kind: str, labels: Sequence[str]) -> str:
+def describe_answer(kind: str, labels: Sequence[str]) -> str:
+    """An answer in one short phrase: `enforcement, border_patrol`, `none`, `skip`, `flag: ...`."""
     if kind == "accept":
         return ", ".join(labels) or "none"
     return f"{kind}: {', '.join(labels)}" if labels else kind
@@ -706,6 +709,7 @@ def retrain(
     registry: Path | str | None = None,
     progress: Progress = None,
     cv_repeats: int = 1,
+    cv_folds: int = 5,
 ) -> dict[str, Any]:
     """Train a candidate on the store's current gold (`store.gold_rows`) and save it, NOT active.
 
@@ -721,9 +725,17 @@ def retrain(
             f"only {len(rows)} labelled paragraphs in {store.path}; label or import at least "
             f"{MIN_TRAINING_ROWS} before retraining"
         )
+    if cv_repeats > 0:
+        groups = len(set(split_components([r.doc for r in rows], [r.group for r in rows])))
+        if groups < cv_folds:
+            raise ModelError(
+                f"the {len(rows)} labelled paragraphs come from {groups} document group(s), too few for "
+                f"{cv_folds}-fold grouped cross-validation; retrain with 0 CV repeats, or label paragraphs "
+                f"of more documents"
+            )
     _say(progress)(f"training on {len(rows)} labelled paragraphs (gold and undisputed answers)")
-    result = train(rows, taxonomy=store.taxonomy, cv_repeats=cv_repeats, registry=root, activate=False,
-                   progress=progress)
+    result = train(rows, taxonomy=store.taxonomy, cv_repeats=cv_repeats, cv_folds=cv_folds, registry=root,
+                   activate=False, progress=progress)
     if result.path is None:  # save=True always gives a path
         raise ModelError("training did not save a model version; retry")
     card = _card(root, result.path.name)

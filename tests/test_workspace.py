@@ -297,6 +297,16 @@ def test_retrain_refuses_too_little_gold(tmp_path: Path) -> None:
             ws.retrain(store, registry=tmp_path / "m")
 
 
+def test_retrain_with_cv_needs_enough_document_groups(tmp_path: Path) -> None:
+    rows = [r for r in load_labelled() if r.doc in ("001_4fc425b8d83a2046", "003_068763a167a86ed9")]  # linked: 1 group
+    with open_store(tmp_path / "s.sqlite") as store:
+        ws.bootstrap(store.path, registry=tmp_path / "m", gold=rows, cv_repeats=0, seeds_dir=tmp_path / "none")
+        with pytest.raises(ModelError, match=r"the 49 labelled paragraphs come from 1 document group\(s\), too few "
+                                             r"for 5-fold grouped cross-validation; retrain with 0 CV repeats"):
+            ws.retrain(store, registry=tmp_path / "m", cv_repeats=1)
+        assert ws.retrain(store, registry=tmp_path / "m", cv_repeats=0)["cv"] is None
+
+
 def test_discard_refuses_paths_outside_the_registry(store, registry: Path, tmp_path: Path) -> None:
     for outside in (str(tmp_path), "../elsewhere", ".staging-x"):
         with pytest.raises(ModelError, match="is not a model version of the registry"):

@@ -1,0 +1,101 @@
+"""The app-side CLI commands: `pmc app`, `pmc ingest`, `pmc labels export` and `pmc labels import`.
+
+Run in-process through `classifier.cli.main` (the console-script entry point), so the exit codes
+and one-line messages are the ones users see; `pmc app` runs with `subprocess.call` replaced.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from classifier import workspace as ws
+from classifier.cli import main
+from classifier.labelled_data import default_gold_path, load_labelled, write_labelled
+from classifier.store import get_paragraphs, open_store, record_answer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pmc(*args: str) -> int:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    return int(done.value.code or 0)
+
+
+def test_labels_import_then_export_is_lossless(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db, out = str(tmp_path / "s.sqlite"), tmp_path / "gold.jsonl"
+    gold = default_gold_path()
+    n = len(load_labelled(gold))
+    assert pmc("labels", "import", str(gold), "--db", db) == 0
+    assert capsys.readouterr().out == f"{gold}: {n} records, {n} added, 0 unchanged, {n} new paragraphs\n"
+    assert pmc("labels", "import", str(gold), "--db", db) == 0
+    assert capsys.readouterr().out == f"{gold}: {n} records, 0 added, {n} unchanged, 0 new paragraphs\n"
+    assert pmc("labels", "export", "--db", db, "--out", str(out)) == 0
+    assert capsys.readouterr().out == f"{out}: {n} records\n"
+    assert out.read_bytes() == gold.read_bytes()  # annotators, sources, notes, groups and extras included
+
+
+def test_labels_export_can_include_undisputed_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db, out = tmp_path / "s.sqlite", tmp_path / "gold.jsonl"
+    rows = load_labelled()[:30]
+    pmc("labels", "import", str(_write(tmp_path / "in.jsonl", rows)), "--db", str(db))
+    with open_store(db) as store:
+        ws.upload(store, "note.txt", "边检站查获偷渡人员5名。\n\n海警巡逻。\n".encode("utf-8"), registry=tmp_path / "m")
+        target = next(p.id for p in get_paragraphs(store).values() if p.doc == "note")
+        record_answer(store, target, annotator="ann", answer="accept", labels=["port_inspection"])
+    assert pmc("labels", "export", "--db", str(db), "--out", str(out), "--include-labelled") == 0
+    exported = load_labelled(out)
+    assert len(exported) == 31
+    assert (exported[-1].id, exported[-1].labels, exported[-1].annotator, exported[-1].source) == (
+        target, ("port_inspection",), "ann", "annotation")
+
+
+def _write(path: Path, rows: list) -> Path:
+    write_labelled(rows, path)
+    return path
+
+
+def test_ingest_adds_good_files_and_reports_bad_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "notice.md"
+    good.write_text("边检机关加强口岸查缉\n\n边检站查获持伪假证件人员12名。\n\n公安机关侦破案件35起。\n", encoding="utf-8")
+    binary = tmp_path / "x.txt"
+    binary.write_bytes(bytes(range(256)))
+    missing = tmp_path / "missing.pdf"
+    code = pmc("ingest", str(good), str(binary), str(missing), "--db", str(tmp_path / "s.sqlite"))
+    captured = capsys.readouterr()
+    assert code == 10
+    assert captured.out == f"{good}: 2 paragraphs (2 new), 0 scored\n"
+    assert captured.err.splitlines() == [
+        f"skipped: {binary}: looks like a binary file (it contains NUL bytes), not text; pass a "
+        f".txt/.md/.html/.docx/.pdf document or a .jsonl file",
+        f"skipped: {missing}: cannot read the file (No such file or directory); check the path",
+    ]
+
+
+def test_app_bootstraps_then_runs_streamlit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    rows = load_labelled()
+    db, registry = tmp_path / "s.sqlite", tmp_path / "models"
+    ws.bootstrap(db, registry=registry, gold=[r for r in rows if r.source == "codebook"][::8], cv_repeats=0)
+    monkeypatch.setenv("PMC_MODELS_DIR", str(registry))
+    calls: list[tuple[list[str], dict]] = []
+    monkeypatch.setattr(subprocess, "call", lambda command, **kwargs: calls.append((command, kwargs)) or 0)
+    assert pmc("app", "--db", str(db), "--port", "8599") == 0
+    (command, options), = calls
+    assert command == [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+        "--server.port", "8599", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+        "--", "--db", str(db.resolve()),
+    ]
+    assert options["cwd"] == ROOT and options["env"]["PMC_DB"] == str(db.resolve())
+    assert "active model 2" in capsys.readouterr().err  # the bootstrapped version, e.g. 2026...Z
+
+
+@pytest.mark.parametrize("command", [("app",), ("ingest",), ("labels", "export"), ("labels", "import")])
+def test_help_has_an_example(command: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    assert pmc(*command, "--help") == 0
+    assert "Example:" in capsys.readouterr().out
