@@ -58,6 +58,12 @@ __all__ = [
     "CurrentLabel",
     "Pool",
     "open_store",
+    "is_empty",
+    "document_rows",
+    "document_window",
+    "list_documents",
+    "unscored_paragraphs",
+    "data_version",
     "ingest_document",
     "ingest_paragraphs",
     "get_paragraph",
@@ -1477,3 +1483,76 @@ def answer_count(store: Store, annotator: str) -> int:
     """How many answers (rows) an annotator has given."""
     with _read(store) as conn:
         return conn.execute("SELECT COUNT(*) FROM annotations WHERE annotator = ?", (annotator,)).fetchone()[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Reads for the app's documents and context views
+
+
+def is_empty(store: Store) -> bool:
+    """True when the store holds no paragraph and no document (a first start)."""
+    with _read(store) as conn:
+        return conn.execute(
+            "SELECT (SELECT COUNT(*) FROM paragraphs) + (SELECT COUNT(*) FROM documents)"
+        ).fetchone()[0] == 0
+
+
+def document_rows(store: Store, doc_ids: Sequence[str]) -> list[tuple]:
+    """(doc, position, paragraph_id, text, lang, title, section) of documents, in document order."""
+    rows: list[tuple] = []
+    with _read(store) as conn:
+        for doc in dict.fromkeys(doc_ids):
+            rows += conn.execute(
+                """SELECT pos.doc_id, pos.position, p.paragraph_id, p.text, p.lang, pos.title, pos.section
+                FROM positions pos JOIN paragraphs p ON p.paragraph_id = pos.paragraph_id
+                WHERE pos.doc_id = ? ORDER BY pos.position""",
+                (doc,),
+            ).fetchall()
+    return rows
+
+
+def document_window(store: Store, doc_id: str, first: int, last: int) -> tuple[list[tuple[int, str]], int, str]:
+    """Paragraph texts at positions first..last of a document, its length and its title."""
+    with _read(store) as conn:
+        rows = conn.execute(
+            """SELECT pos.position, p.text FROM positions pos JOIN paragraphs p ON p.paragraph_id = pos.paragraph_id
+            WHERE pos.doc_id = ? AND pos.position BETWEEN ? AND ? ORDER BY pos.position""",
+            (doc_id, first, last),
+        ).fetchall()
+        length, title = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM positions WHERE doc_id = ?), (SELECT title FROM documents WHERE doc_id = ?)",
+            (doc_id, doc_id),
+        ).fetchone()
+    return [(int(p), t) for p, t in rows], int(length), title or ""
+
+
+def list_documents(store: Store) -> list[tuple]:
+    """(doc, title, format, added_at, n_paragraphs, first paragraph's title) in the order added."""
+    with _read(store) as conn:
+        return conn.execute(
+            """SELECT d.doc_id, d.title, d.format, d.added_at, COUNT(pos.position),
+                (SELECT title FROM positions WHERE doc_id = d.doc_id ORDER BY position LIMIT 1)
+            FROM documents d LEFT JOIN positions pos ON pos.doc_id = d.doc_id
+            GROUP BY d.doc_id ORDER BY d.seq"""
+        ).fetchall()
+
+
+def unscored_paragraphs(store: Store, model_version: str, *, after: int = 0, limit: int = 1000) -> list[tuple]:
+    """(seq, paragraph_id, text) of paragraphs with no cached score for `model_version`, by seq."""
+    with _read(store) as conn:
+        return conn.execute(
+            """SELECT p.seq, p.paragraph_id, p.text FROM paragraphs p WHERE p.seq > ?
+            AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.model_version = ? AND s.paragraph_id = p.paragraph_id)
+            ORDER BY p.seq LIMIT ?""",
+            (after, model_version, limit),
+        ).fetchall()
+
+
+def data_version(store: Store) -> tuple[int, int, int, str]:
+    """Changes whenever answers, gold, documents or the active model change (a cache key)."""
+    with _read(store) as conn:
+        row = conn.execute(
+            """SELECT (SELECT COALESCE(MAX(id), 0) FROM annotations), (SELECT COALESCE(MAX(id), 0) FROM gold),
+            (SELECT COUNT(*) FROM positions), (SELECT COALESCE(MAX(version), '') FROM models WHERE active = 1)"""
+        ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2]), str(row[3])

@@ -142,23 +142,9 @@ def _root(registry: Path | str | None) -> Path:
 # the report that asked for `document_paragraphs()`/`unscored_paragraphs()` in store.py.
 
 
-def _query(store: Store, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple]:
-    with store_db._read(store) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
 def _doc_rows(store: Store, doc_ids: Sequence[str]) -> list[tuple]:
     """(doc, position, paragraph_id, text, lang, title, section) of documents, in doc order."""
-    rows: list[tuple] = []
-    for doc in dict.fromkeys(doc_ids):
-        rows += _query(
-            store,
-            """SELECT pos.doc_id, pos.position, p.paragraph_id, p.text, p.lang, pos.title, pos.section
-            FROM positions pos JOIN paragraphs p ON p.paragraph_id = pos.paragraph_id
-            WHERE pos.doc_id = ? ORDER BY pos.position""",
-            (doc,),
-        )
-    return rows
+    return store_db.document_rows(store, doc_ids)
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,13 +259,7 @@ def score_store(
     thresholds = _thresholds(saved)
     done, last = 0, 0
     while True:
-        rows = _query(
-            store,
-            """SELECT p.seq, p.paragraph_id, p.text FROM paragraphs p WHERE p.seq > ?
-            AND NOT EXISTS (SELECT 1 FROM scores s WHERE s.model_version = ? AND s.paragraph_id = p.paragraph_id)
-            ORDER BY p.seq LIMIT ?""",
-            (last, saved.version, batch_size),
-        )
+        rows = store_db.unscored_paragraphs(store, saved.version, after=last, limit=batch_size)
         if not rows:
             return done
         last = rows[-1][0]
@@ -294,12 +274,7 @@ def data_version(store: Store) -> tuple[int, int, int, str]:
 
     The app keys its `st.cache_data` results on it.
     """
-    row = _query(
-        store,
-        """SELECT (SELECT COALESCE(MAX(id), 0) FROM annotations), (SELECT COALESCE(MAX(id), 0) FROM gold),
-        (SELECT COUNT(*) FROM positions), (SELECT COALESCE(MAX(version), '') FROM models WHERE active = 1)""",
-    )[0]
-    return int(row[0]), int(row[1]), int(row[2]), str(row[3])
+    return store_db.data_version(store)
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,7 +310,7 @@ def bootstrap(
     }
     with open_store(db_path) as store:
         report["db"] = str(store.path)
-        empty = _query(store, "SELECT (SELECT COUNT(*) FROM paragraphs) + (SELECT COUNT(*) FROM documents)")[0][0] == 0
+        empty = store_db.is_empty(store)
         if empty:
             folder = Path(seeds_dir or default_seeds_dir())
             paths = sorted(folder.glob("*.txt"))
@@ -413,17 +388,9 @@ class LabelItem:
 def _context(store: Store, paragraph: Paragraph, context: int) -> tuple[int, tuple[str, ...], tuple[str, ...], str]:
     if not paragraph.doc:
         return 0, (), (), ""
-    rows = _query(
-        store,
-        """SELECT pos.position, p.text FROM positions pos JOIN paragraphs p ON p.paragraph_id = pos.paragraph_id
-        WHERE pos.doc_id = ? AND pos.position BETWEEN ? AND ? ORDER BY pos.position""",
-        (paragraph.doc, paragraph.index - context, paragraph.index + context),
+    rows, length, title = store_db.document_window(
+        store, paragraph.doc, paragraph.index - context, paragraph.index + context
     )
-    length, title = _query(
-        store,
-        "SELECT (SELECT COUNT(*) FROM positions WHERE doc_id = ?), (SELECT title FROM documents WHERE doc_id = ?)",
-        (paragraph.doc, paragraph.doc),
-    )[0]
     before = tuple(text for pos, text in rows if pos < paragraph.index)
     after = tuple(text for pos, text in rows if pos > paragraph.index)
     return int(length), before, after, title or ""
@@ -863,13 +830,7 @@ def history(store: Store, *, registry: Path | str | None = None) -> list[dict[st
 
 def documents(store: Store, *, include_codebook: bool = False) -> list[dict[str, Any]]:
     """Stored documents in the order they were added: `doc`, `title`, `paragraphs`, `format`."""
-    rows = _query(
-        store,
-        """SELECT d.doc_id, d.title, d.format, d.added_at, COUNT(pos.position),
-            (SELECT title FROM positions WHERE doc_id = d.doc_id ORDER BY position LIMIT 1)
-        FROM documents d LEFT JOIN positions pos ON pos.doc_id = d.doc_id
-        GROUP BY d.doc_id ORDER BY d.seq""",
-    )
+    rows = store_db.list_documents(store)
     return [
         {"doc": doc, "title": title or first_title or "", "format": fmt, "added_at": added, "paragraphs": n}
         for doc, title, fmt, added, n, first_title in rows
