@@ -25,6 +25,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "shipped": {},
     "without concept features": {"use_concepts": False},
     "concept features only (no words)": {"use_words": False},
+    "word features at full weight (1.0)": {"word_weight": 1.0},
     "with Han character n-grams": {"use_chars": True},
     "without the jieba domain dictionary": {"term_dictionary": False},
     "without tuned thresholds (0.5)": {"tune_thresholds": False},

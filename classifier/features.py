@@ -88,6 +88,7 @@ def build_vectorizer(
     word_ngrams: tuple[int, int] = (1, 2),
     stem: bool = False,
     term_dictionary: bool = True,
+    word_weight: float = 1.0,
     use_concepts: bool = True,
     concept_weight: float = 1.0,
     use_chars: bool = False,
@@ -115,4 +116,5 @@ def build_vectorizer(
         blocks.append(("concepts", ConceptFeaturizer(lexicon, weight=concept_weight)))
     if not blocks:
         raise ValueError("at least one feature block must be enabled")
-    return FeatureUnion(blocks)
+    weights = {"words": word_weight} if use_words and word_weight != 1.0 else None
+    return FeatureUnion(blocks, transformer_weights=weights)

@@ -46,6 +46,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         stem: bool = False,
         term_dictionary: bool = True,
         min_df: int = 1,
+        word_weight: float = 1.0,
         use_concepts: bool = True,
         concept_weight: float = 1.0,
         use_chars: bool = False,
@@ -62,6 +63,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         self.stem = stem
         self.term_dictionary = term_dictionary
         self.min_df = min_df
+        self.word_weight = word_weight
         self.use_concepts = use_concepts
         self.concept_weight = concept_weight
         self.use_chars = use_chars
@@ -75,7 +77,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
     def _vectorizer(self):  # noqa: ANN202 - a sklearn Pipeline
         return build_vectorizer(
             self.lexicon, use_words=self.use_words, word_ngrams=self.word_ngrams, stem=self.stem,
-            term_dictionary=self.term_dictionary, min_df=self.min_df,
+            term_dictionary=self.term_dictionary, min_df=self.min_df, word_weight=self.word_weight,
             use_concepts=self.use_concepts, concept_weight=self.concept_weight,
             use_chars=self.use_chars,
         )
@@ -136,14 +138,16 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
             scores[test] = _fold_features(blocks, train, test) @ coef.T + intercept
         return scores
 
-    def _count_blocks(self, texts: list[str]) -> list[tuple[str, Any, int]]:
-        blocks: list[tuple[str, Any, int]] = []
-        for name, transformer in self._vectorizer().transformer_list:
+    def _count_blocks(self, texts: list[str]) -> list[tuple[str, Any, int, float]]:
+        blocks: list[tuple[str, Any, int, float]] = []
+        union = self._vectorizer()
+        weights = union.transformer_weights or {}
+        for name, transformer in union.transformer_list:
             if name == "concepts":  # fold-independent: the codebook, not the data, defines it
-                blocks.append(("fixed", transformer.fit(texts).transform(texts).tocsr(), 0))
+                blocks.append(("fixed", transformer.fit(texts).transform(texts).tocsr(), 0, weights.get(name, 1.0)))
             else:
                 analyzer = transformer._grams if name == "words" else transformer.build_analyzer()
-                blocks.append(("counts", gram_counts(texts, analyzer), int(transformer.min_df)))
+                blocks.append(("counts", gram_counts(texts, analyzer), int(transformer.min_df), weights.get(name, 1.0)))
         return blocks
 
     # -- prediction ----------------------------------------------------------------------
@@ -172,10 +176,10 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         return self.vectorizer_.get_feature_names_out()
 
 
-def _fold_features(blocks: list[tuple[str, Any, int]], train: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
+def _fold_features(blocks: list[tuple[str, Any, int, float]], train: np.ndarray, rows: np.ndarray) -> sp.csr_matrix:
     parts = [
-        matrix[rows] if kind == "fixed" else tfidf_from_counts(matrix, train, rows, min_df=min_df)
-        for kind, matrix, min_df in blocks
+        (matrix[rows] if kind == "fixed" else tfidf_from_counts(matrix, train, rows, min_df=min_df)) * weight
+        for kind, matrix, min_df, weight in blocks
     ]
     return sp.hstack(parts, format="csr")
 

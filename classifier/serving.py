@@ -36,12 +36,16 @@ class _TfidfBlock:
     max_n: int
     terms: tuple[str, ...] = ()
     stem: bool = False
+    weight: float = 1.0  # the FeatureUnion's transformer weight for this block
 
     def __post_init__(self) -> None:
         self._tokenize = Tokenizer(self.terms, stem=self.stem) if self.kind == "words" else char_ngrams
 
     def rows(self, texts: list[str]) -> sp.csr_matrix:
-        return tfidf_rows(texts, tokenizer=self._tokenize, vocabulary=self.vocabulary, idf=self.idf, max_n=self.max_n)
+        matrix = tfidf_rows(texts, tokenizer=self._tokenize, vocabulary=self.vocabulary, idf=self.idf, max_n=self.max_n)
+        if self.weight != 1.0:
+            matrix.data *= self.weight
+        return matrix
 
     @property
     def width(self) -> int:
@@ -107,15 +111,19 @@ class ServingModel:
     def from_classifier(cls, model: Any) -> ServingModel:
         """Take a fitted `MeasureClassifier` apart (words, chars and concept blocks supported)."""
         blocks: list[Any] = []
+        weights = model.vectorizer_.transformer_weights or {}
         for name, transformer in model.vectorizer_.transformer_list:
             if name == "words":
                 tokenizer = transformer.tokenizer
                 blocks.append(_TfidfBlock("words", dict(transformer.vocabulary_), np.asarray(transformer.idf_),
-                                          int(transformer.max_n), tuple(tokenizer.terms), bool(tokenizer.stem)))
+                                          int(transformer.max_n), tuple(tokenizer.terms), bool(tokenizer.stem),
+                                          float(weights.get(name, 1.0))))
             elif name == "chars":
                 blocks.append(_TfidfBlock("chars", {k: int(v) for k, v in transformer.vocabulary_.items()},
-                                          np.asarray(transformer.idf_), 1))
+                                          np.asarray(transformer.idf_), 1, weight=float(weights.get(name, 1.0))))
             elif name == "concepts":
+                if weights.get(name, 1.0) != 1.0:
+                    raise ValueError("a transformer weight on the concept block has no serving form")
                 blocks.append(_ConceptBlock(tuple((k, tuple(t)) for k, t in transformer.lexicon),
                                             float(transformer.weight), bool(transformer.binary),
                                             list(transformer.category_names_)))
@@ -136,7 +144,7 @@ class ServingModel:
                 arrays[f"idf_{i}"] = block.idf
                 grams = sorted(block.vocabulary, key=block.vocabulary.__getitem__)
                 meta["blocks"].append({"kind": block.kind, "grams": grams, "max_n": block.max_n,
-                                       "terms": list(block.terms), "stem": block.stem})
+                                       "terms": list(block.terms), "stem": block.stem, "weight": block.weight})
             else:
                 meta["blocks"].append({"kind": "concepts", "lexicon": [[k, list(t)] for k, t in block.lexicon],
                                        "weight": block.weight, "binary": block.binary, "categories": block.categories})
@@ -156,6 +164,6 @@ class ServingModel:
             else:
                 vocabulary = {g: j for j, g in enumerate(block["grams"])}
                 blocks.append(_TfidfBlock(block["kind"], vocabulary, data[f"idf_{i}"], int(block["max_n"]),
-                                          tuple(block["terms"]), bool(block["stem"])))
+                                          tuple(block["terms"]), bool(block["stem"]), float(block.get("weight", 1.0))))
         return cls(labels=tuple(meta["labels"]), blocks=blocks, coef=data["coef"], intercept=data["intercept"],
                    calibration=data["calibration"], thresholds=data["thresholds"])

@@ -30,6 +30,7 @@ __all__ = ["SHIPPED_PARAMS", "make_model", "baseline_factories", "TrainResult", 
 SHIPPED_PARAMS: dict[str, Any] = {
     "use_words": True,
     "word_ngrams": (1, 2),
+    "word_weight": 0.5,
     "use_concepts": True,
     "concept_weight": 1.0,
     "use_chars": False,
