@@ -95,8 +95,10 @@ class ConceptMatcher:
 
     def concept_ids(self, normalized: str) -> list[int]:
         """Indices (into `keys`) of every concept hit in already-normalised text, with repeats."""
+        if "  " in normalized or "\n" in normalized or "\t" in normalized:
+            normalized = _SPACE.sub(" ", normalized)
         out: list[int] = []
-        for _start, _end, term in self._matches(_SPACE.sub(" ", normalized)):
+        for _start, _end, term in self._matches(normalized):
             out.extend(self._term_concepts[term])
         return out
 

@@ -63,6 +63,18 @@ def data_fingerprint(rows: Sequence[LabelledParagraph]) -> str:
     return digest.hexdigest()[:16]
 
 
+def _latest_ablation(taxonomy: Taxonomy) -> list[dict[str, Any]] | None:
+    """The ablation table of docs/evaluation.json (written by `pmc report`) for this codebook."""
+    path = Path(__file__).resolve().parent.parent / "docs" / "evaluation.json"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    if report.get("taxonomy_hash") != taxonomy.hash:
+        return None
+    return report.get("ablation")
+
+
 @dataclass
 class TrainResult:
     model: MeasureClassifier
@@ -116,6 +128,9 @@ def train(
         "n_features": int(model.n_features_),
         "cv": cv,
     }
+    ablation = _latest_ablation(taxonomy)
+    if ablation is not None:
+        card["ablation"] = ablation
     if heldout:
         say(f"scoring the {len(heldout)}-paragraph held-out set {heldout_name!r}")
         card["heldout"] = {"name": heldout_name, **evaluate_rows(model, heldout, labels)}
