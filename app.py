@@ -197,6 +197,7 @@ def _queue_options() -> dict[str, Any]:
         "label": st.session_state.get("keyword_label") if strategy == "keyword" else None,
         "blind": bool(st.session_state.get("blind", False)),
         "overlap": float(st.session_state.get("overlap", 0.0)),
+        "include_gold": bool(st.session_state.get("include_gold", False) or st.session_state.get("gold_fallback")),
     }
 
 
@@ -222,6 +223,13 @@ def _fetch_next() -> None:
         _show(ws.next_item(get_store(DB), _annotator(), model=current_model(), **options))
         st.session_state.pool_empty = ""
     except EmptyPoolError as exc:
+        if not options["include_gold"]:
+            # Every paragraph without gold is done (a fresh store holds only the gold-labelled seeds):
+            # go on with gold paragraphs, which measures agreement with gold, rather than stop.
+            st.session_state.gold_fallback = True
+            st.session_state.flash = "No paragraphs without gold are left: now offering gold-labelled ones (double annotation)."
+            _fetch_next()
+            return
         _show(None)
         st.session_state.pool_empty = str(exc)
     except PmcError as exc:  # e.g. another session claimed every candidate: say so, keep the page usable
@@ -283,6 +291,9 @@ def _label_sidebar(store: Store) -> None:
         st.slider("Overlap", 0.0, 1.0, step=0.05, key="overlap", on_change=_reset_item,
                   help="Share of paragraphs that two annotators label independently (for agreement). "
                        "0 = every paragraph goes to one annotator.")
+        st.toggle("Include gold-labelled paragraphs", key="include_gold", on_change=_reset_item,
+                  help="Also offer paragraphs that already have a gold label (double annotation, to measure "
+                       "agreement with gold). Gold paragraphs are offered anyway once nothing else is left.")
         summary = cached_progress(DB, token(), _annotator())
         st.divider()
         st.markdown("**Progress**")

@@ -175,3 +175,19 @@ def test_codebook_shows_both_languages_with_gold_examples(env: Path) -> None:
     text = " ".join(m.value for m in at.markdown)
     assert "**Definition**" in text and "**定义**" in text
     assert sum("Gold examples" in m.value for m in at.markdown) == 6  # five labels and "none"
+
+
+def test_a_fresh_store_whose_seeds_are_all_gold_still_opens_on_a_suggestion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws.bootstrap(tmp_path / "pmc.sqlite", registry=tmp_path / "models", cv_repeats=0)  # the full gold file
+    monkeypatch.setenv("PMC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PMC_DB", str(tmp_path / "pmc.sqlite"))
+    monkeypatch.setenv("PMC_MODELS_DIR", str(tmp_path / "models"))
+    at = sign_in(start(), "first-day")
+    assert not at.exception, [e.value for e in at.exception]
+    item = at.session_state["item"]
+    assert item is not None
+    assert set(item.scores) == {"enforcement", "port_inspection", "border_patrol", "source_governance",
+                                "international_cooperation"}
+    assert at.session_state["gold_fallback"] is True

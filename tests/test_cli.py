@@ -173,3 +173,11 @@ def test_help_of_every_command_has_an_example() -> None:
     for command in ("train", "classify", "explain", "evaluate", "segment", "models"):
         result = run(command, "--help", env=dict(os.environ))
         assert result.returncode == 0 and "Example:" in result.stdout.decode(), command
+
+
+def test_jobs_gives_the_same_records_in_the_same_order(env: dict[str, str], tmp_path: Path) -> None:
+    seeds = sorted(str(p) for p in (ROOT / "seeds").glob("*.txt"))
+    one = run("classify", *seeds, env=env)
+    two = run("classify", *seeds, "--jobs", "2", env=env)
+    assert two.returncode == 0, two.stderr.decode()
+    assert _records(two.stdout) == _records(one.stdout)
