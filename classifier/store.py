@@ -839,14 +839,7 @@ def latest_answers(
 def _latest_answers(conn: sqlite3.Connection, ids: list[str] | None) -> dict[str, dict[str, Answer]]:
     query = f"""SELECT {_ANSWER_COLUMNS} FROM annotations WHERE id IN (
         SELECT MAX(id) FROM annotations {{where}} GROUP BY paragraph_id, annotator) ORDER BY id"""
-    if ids is None:
-        rows = conn.execute(query.format(where="")).fetchall()
-    else:
-        rows = []
-        for chunk in _chunks(ids):
-            rows += conn.execute(
-                query.format(where=f"WHERE paragraph_id IN ({_marks(len(chunk))})"), chunk
-            ).fetchall()
+    rows = _select_for_ids(conn, query, ids)
     out: dict[str, dict[str, Answer]] = defaultdict(dict)
     for row in rows:
         answer = _answer(row)
@@ -912,15 +905,17 @@ def latest_gold(store: Store, paragraph_ids: Iterable[str] | None = None) -> dic
 def _latest_gold(conn: sqlite3.Connection, ids: list[str] | None) -> dict[str, GoldDecision]:
     query = f"""SELECT {_GOLD_COLUMNS} FROM gold WHERE id IN (
         SELECT MAX(id) FROM gold {{where}} GROUP BY paragraph_id)"""
+    return {row[1]: _gold(row) for row in _select_for_ids(conn, query, ids)}
+
+
+def _select_for_ids(conn: sqlite3.Connection, query: str, ids: list[str] | None) -> list[tuple]:
+    """Run `query` (with a `{where}` slot) for every paragraph, or for `ids` in chunks."""
     if ids is None:
-        rows = conn.execute(query.format(where="")).fetchall()
-    else:
-        rows = []
-        for chunk in _chunks(ids):
-            rows += conn.execute(
-                query.format(where=f"WHERE paragraph_id IN ({_marks(len(chunk))})"), chunk
-            ).fetchall()
-    return {row[1]: _gold(row) for row in rows}
+        return conn.execute(query.format(where="")).fetchall()
+    rows: list[tuple] = []
+    for chunk in _chunks(ids):
+        rows += conn.execute(query.format(where=f"WHERE paragraph_id IN ({_marks(len(chunk))})"), chunk).fetchall()
+    return rows
 
 
 def _gold_identity(
