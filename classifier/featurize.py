@@ -18,7 +18,8 @@ import scipy.sparse as sp
 from .concepts import ConceptMatcher
 from .tokenize import normalize_for_features
 
-__all__ = ["word_ngrams", "char_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows"]
+__all__ = ["NgramIndex", "word_ngrams", "char_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows",
+           "gram_counts", "tfidf_from_counts"]
 
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 
@@ -53,24 +54,57 @@ def l2_normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return matrix
 
 
+class NgramIndex:
+    """Column ids of a text's known 1..n-grams, as scikit-learn's analyzer + vocabulary would give.
+
+    For n <= 2 the bigrams are looked up by the integer pair of their unigram columns instead
+    of by a joined string: a bigram can only be in the vocabulary if both its words are (each
+    occurs in every document the bigram occurs in), so no known bigram is missed, and no
+    string is built per bigram on the hot path.
+    """
+
+    def __init__(self, vocabulary: dict[str, int], max_n: int) -> None:
+        self.vocabulary = vocabulary
+        self.max_n = max_n
+        self._width = len(vocabulary)
+        self._pairs: dict[int, int] = {}
+        if max_n == 2:
+            for gram, column in vocabulary.items():
+                first, sep, second = gram.partition(" ")
+                if sep and " " not in second and first in vocabulary and second in vocabulary:
+                    self._pairs[vocabulary[first] * self._width + vocabulary[second]] = column
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        get = self.vocabulary.get
+        if self.max_n != 2:
+            return [i for i in map(get, word_ngrams(tokens, self.max_n)) if i is not None]
+        unigrams = list(map(get, tokens))
+        width, pairs = self._width, self._pairs.get
+        out = [i for i in unigrams if i is not None]
+        out += [
+            j for j in (pairs(a * width + b) for a, b in zip(unigrams, unigrams[1:]) if a is not None and b is not None)
+            if j is not None
+        ]
+        return out
+
+
 def tfidf_rows(
     texts: Iterable[str],
     *,
     tokenizer: Callable[[str], list[str]],
-    vocabulary: dict[str, int],
+    index: NgramIndex,
     idf: np.ndarray,
-    max_n: int,
 ) -> sp.csr_matrix:
     """Sublinear-tf x smooth-idf rows, l2-normalised, over the known n-grams of each text."""
-    get = vocabulary.get
+    ids = index.ids
     indices: list[int] = []
     indptr = [0]
     for text in texts:
-        indices.extend([i for i in map(get, word_ngrams(tokenizer(text), max_n)) if i is not None])
+        indices.extend(ids(tokenizer(text)))
         indptr.append(len(indices))
     matrix = sp.csr_matrix(
         (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
-        shape=(len(indptr) - 1, len(vocabulary)),
+        shape=(len(indptr) - 1, len(index.vocabulary)),
     )
     matrix.sum_duplicates()
     np.log(matrix.data, out=matrix.data)

@@ -7,19 +7,19 @@ document, file, store and model output; `paragraph_id()` is the one place that d
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = ["Paragraph", "paragraph_id", "normalize_for_id"]
 
-_SPACE = re.compile(r"\s+")
 
 
 def normalize_for_id(text: str) -> str:
     """NFKC (full-width folded), whitespace collapsed and trimmed: what the id is computed on."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.split())
 
 
 def paragraph_id(text: str) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .concepts import ConceptMatcher
-from .featurize import char_ngrams, concept_rows, tfidf_rows
+from .featurize import NgramIndex, char_ngrams, concept_rows, tfidf_rows
 from .tokenize import Tokenizer
 
 __all__ = ["ServingModel", "SERVING_FILES"]
@@ -40,9 +40,10 @@ class _TfidfBlock:
 
     def __post_init__(self) -> None:
         self._tokenize = Tokenizer(self.terms, stem=self.stem) if self.kind == "words" else char_ngrams
+        self._index = NgramIndex(self.vocabulary, self.max_n)
 
     def rows(self, texts: list[str]) -> sp.csr_matrix:
-        matrix = tfidf_rows(texts, tokenizer=self._tokenize, vocabulary=self.vocabulary, idf=self.idf, max_n=self.max_n)
+        matrix = tfidf_rows(texts, tokenizer=self._tokenize, index=self._index, idf=self.idf)
         if self.weight != 1.0:
             matrix.data *= self.weight
         return matrix

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .featurize import tfidf_rows, word_ngrams
+from .featurize import NgramIndex, tfidf_rows, word_ngrams
 
 __all__ = ["WordTfidfVectorizer"]
 
@@ -51,7 +51,9 @@ class WordTfidfVectorizer(BaseEstimator, TransformerMixin):
         return self
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        return tfidf_rows(X, tokenizer=self._tokenize, vocabulary=self.vocabulary_, idf=self.idf_, max_n=self.max_n)
+        if getattr(self, "_index", None) is None or self._index.vocabulary is not self.vocabulary_:
+            self._index = NgramIndex(self.vocabulary_, self.max_n)
+        return tfidf_rows(X, tokenizer=self._tokenize, index=self._index, idf=self.idf_)
 
     def _tokenize(self, text: str) -> list[str]:
         return self.tokenizer(text) if self.tokenizer is not None else text.split()
