@@ -145,9 +145,11 @@ def main() -> None:
     small = work / "small.jsonl"
     small.write_text("".join(corpus.open(encoding="utf-8").readlines()[: max(1, args.n // 10)]), encoding="utf-8")
     for name, path in (("n/10", small), ("n", corpus)):
-        probe = ("import resource,runpy,sys;sys.argv=['pmc','classify',sys.argv[1],'-o','/dev/null'];"
+        # VmHWM (peak resident set) of the probe's own address space; ru_maxrss would also count the
+        # benchmark process it was forked from, which Linux carries across exec.
+        probe = ("import sys;sys.argv=['pmc','classify',sys.argv[1],'-o','/dev/null'];"
                  "from classifier.cli import main\ntry: main()\nexcept SystemExit: pass\n"
-                 "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+                 "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")
         out = subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", probe, str(path)], env=env,
                              check=True, capture_output=True, cwd=ROOT)
         peaks[name] = round(int(out.stdout.decode().split()[-1]) / 1024, 1)
