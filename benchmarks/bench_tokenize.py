@@ -1,15 +1,16 @@
 """Benchmark of ``classifier.tokenize``: agreement with jieba, throughput and cold start.
 
-    python benchmarks/bench_tokenize.py            # full run (about a minute)
+    python benchmarks/bench_tokenize.py            # full run (a few minutes)
     python benchmarks/bench_tokenize.py --quick    # smaller corpus
 
-1. Agreement. The corpus is built from the Chinese of ``seeds/*.txt``: the seed paragraphs,
-   ~150-character paragraphs recombined from seed clauses with perturbations (dropped,
-   swapped and inserted characters, random character runs that only the HMM can segment,
-   numbers, English words, the domain terms with ASCII and full-width parentheses; half of the
-   paragraphs with full-width punctuation), the same
-   converted to Traditional (the tokenizer converts back), mixed Chinese/English paragraphs, and
-   a "stress" set of random jieba-dictionary words. Each paragraph is tokenised twice: by
+1. Agreement. The corpus is built from the Chinese of ``seeds/*.txt``: the seed paragraphs
+   (zh-seed); ~150-character paragraphs recombined from seed clauses with numbers and the domain
+   terms written with ASCII and full-width parentheses (zh-news); the same with perturbations
+   (dropped, swapped and inserted characters, random runs of rare characters that only the HMM
+   can segment: zh); zh converted to Traditional (zh-Hant; the tokenizer converts back); zh with
+   English words and sentences inside (mixed); random jieba-dictionary words (zh-stress); and
+   ~600-character English paragraphs from the English seeds (en). Half of the Chinese
+   paragraphs use full-width punctuation. Each paragraph is tokenised twice: by
    ``Tokenizer`` (jieba-rs) and by a reference that runs the same normalisation but segments
    every Han run with ``jieba.lcut(run, HMM=True)`` after ``jieba.add_word(term,
    DOMAIN_TERM_FREQ)``. Differences are printed.
@@ -105,7 +106,7 @@ def build_corpus(n: int, seed: int = 0) -> dict[str, list[str]]:
                 chars.insert(i, "".join(rng.choices(dict_chars, k=rng.randint(2, 4))))
         return "".join(chars)
 
-    def paragraph(target: int) -> str:
+    def paragraph(target: int, noisy: bool) -> str:
         parts = []
         while sum(map(len, parts)) < target:
             r = rng.random()
@@ -114,12 +115,15 @@ def build_corpus(n: int, seed: int = 0) -> dict[str, list[str]]:
             elif r < 0.12:
                 parts.append(rng.choice(TERM_VARIANTS))
             else:
-                parts.append(perturb(rng.choice(clauses)))
+                clause = rng.choice(clauses)
+                parts.append(perturb(clause) if noisy else clause)
         return "".join(parts)
 
     # the seed uses ASCII punctuation; most Chinese text uses the full-width forms
     full_width = str.maketrans(",:;()!?", "，：；（）！？")
-    zh = [paragraph(rng.randint(120, 180)) for _ in range(n)]
+    zh_news = [paragraph(rng.randint(120, 180), False) for _ in range(n)]
+    zh_news = [p.translate(full_width) if i % 2 else p for i, p in enumerate(zh_news)]
+    zh = [paragraph(rng.randint(120, 180), True) for _ in range(n)]
     zh = [p.translate(full_width) if i % 2 else p for i, p in enumerate(zh)]
     s2t = opencc.OpenCC("s2t")
     s2tw = opencc.OpenCC("s2tw")
@@ -132,7 +136,7 @@ def build_corpus(n: int, seed: int = 0) -> dict[str, list[str]]:
             out.append(rng.choice(sentences))
         return " ".join(out)
 
-    en = [english(rng.randint(500, 700)) for _ in range(n)]
+    en = [english(rng.randint(350, 550)) for _ in range(n)]
     mixed = []
     for i in range(n):
         words = rng.choice(en[i].split(". ")).split()[:12]
@@ -154,6 +158,7 @@ def build_corpus(n: int, seed: int = 0) -> dict[str, list[str]]:
 
     return {
         "zh-seed": zh_seed,
+        "zh-news": zh_news,
         "zh": zh,
         "zh-Hant": zh_hant,
         "mixed": mixed,
@@ -316,7 +321,7 @@ def main() -> None:
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
-    for name in ("zh", "zh-Hant", "mixed", "en"):
+    for name in ("zh-news", "zh", "zh-Hant", "mixed", "en"):
         ps = corpus[name]
         chars = statistics.mean(map(len, ps))
         slow = ps[: max(100, len(ps) // 5)]
