@@ -168,9 +168,18 @@ def _try_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if not _mostly_control(text, limit=0.01):
+        if not _mostly_control(text, limit=0.01) and _plausible_text(text):
             return text, encoding
     return None
+
+
+_TEXT_CHAR = re.compile(r"[\w\s\u3000-\u303f\uff00-\uffef!-/:-@\[-`{-~\u2010-\u206f]")
+
+
+def _plausible_text(text: str) -> bool:
+    """Most characters are letters, Han, digits, spaces or punctuation (not random code units)."""
+    sample = text[:4096]
+    return bool(sample) and len(_TEXT_CHAR.findall(sample)) / len(sample) >= 0.9
 
 
 def _mostly_control(text: str, *, limit: float = 0.05) -> bool:

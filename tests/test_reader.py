@@ -162,3 +162,14 @@ def test_jsonl_streams_records_and_reports_bad_lines_with_line_numbers(tmp_path:
     ]
     assert all(isinstance(i, RecordError) for i in items[1:5])
     assert items[5] == (7, {"text": "last", "doc": "d1", "extra": 1})
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_bytes_are_never_taken_for_text(tmp_path: Path, seed: int) -> None:
+    import random
+
+    data = bytes(random.Random(seed).randrange(256) for _ in range(300)) + b"\x00"
+    path = tmp_path / "noise.txt"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=r"noise\.txt: "):
+        read_document(path)
