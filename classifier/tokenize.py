@@ -41,8 +41,8 @@ zh terms, read on first use (none while ``labels/taxonomy.toml`` does not exist)
 
 One deliberate difference from Python jieba: ``jieba.add_word`` on a word that is already in
 the dictionary (口岸, 蛇头) adds the new frequency to the dictionary's total without taking the
-old one out (fxsjy/jieba#594, #928); jieba-rs keeps the total exact. With the codebook's terms
-the two totals differ by 0.14 %, which can only flip a route whose alternatives are equally
+old one out (fxsjy/jieba#594, #928); jieba-rs keeps the total exact. With the codebook's 806
+terms the two totals differ by 0.16 %, which can only flip a route whose alternatives are equally
 likely to within that margin; ``benchmarks/bench_tokenize.py`` measures it (no difference
 found). The jieba fallback here corrects the total, so both backends give the same tokens.
 """
@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import logging
 import os
 import re
 import sys
@@ -74,7 +73,9 @@ __all__ = [
 
 # Dictionary frequency of every domain term (the dictionary's total is 6.0e7; 的 has 318,825,
 # and no codebook term already in the dictionary has more than 7,289). 1e4 keeps the terms whole
-# in ordinary contexts while a competing real word still wins a genuine overlap (港口岸线).
+# in ordinary contexts while a competing real word still wins a genuine overlap (港口岸线). Each
+# term adds it to the total: 806 terms add 13 %, which favours slightly longer words everywhere,
+# the same way at training and at prediction time.
 DOMAIN_TERM_FREQ = 10_000
 
 # --- normalisation -----------------------------------------------------------------------------
@@ -115,13 +116,20 @@ def normalize_for_features(text: str) -> str:
 
 _HAN = "\u4e00-\u9fd5"  # jieba's Han range: the segmenter only ever sees runs of these
 _HAN_CHAR = re.compile(f"[{_HAN}]")
-_OPTIONAL_CHAR = re.compile(rf"([{_HAN}])\(([{_HAN}])\)(?=[{_HAN}])")
+# (starts with the literal "(" so that the regex engine jumps from one "(" to the next)
+_OPTIONAL_CHAR = re.compile(rf"\(([{_HAN}])\)(?=[{_HAN}])")
 _TERM = re.compile(f"[{_HAN}]{{2,}}")
+
+
+def _optional_char(match: re.Match[str]) -> str:
+    i = match.start()
+    after_han = i > 0 and "\u4e00" <= match.string[i - 1] <= "\u9fd5"
+    return match.group(1) if after_han else match.group()
 
 
 def _collapse_optional_chars(text: str) -> str:
     """``国(边)境`` -> ``国边境`` (on NFKC text, so full-width parentheses are ASCII by now)."""
-    return _OPTIONAL_CHAR.sub(r"\1\2", text) if "(" in text else text
+    return _OPTIONAL_CHAR.sub(_optional_char, text) if "(" in text else text
 
 
 def normalize_term(term: str) -> str:
@@ -205,8 +213,8 @@ _SAFE = _HAN + _char_class(
     for c in range(lo, hi + 1)
     if not chr(c).isalnum() and chr(c) not in "_+#&.%-"
 )
-# A span; it runs on over "," and apostrophes between non-safe characters (1,461 / nation's).
-_SPAN = re.compile(f"[^{_SAFE}](?:[^{_SAFE}]|[,'’](?=[^{_SAFE}]))*")
+# A span; it runs on over a "," or an apostrophe between non-safe characters (1,461, nation's).
+_SPAN = re.compile(f"[^{_SAFE}]+(?:[,'’][^{_SAFE}]+)*")
 _NON_HAN = re.compile(f"([^{_HAN}]+)")
 
 # Word tokens inside Chinese text travel through the segmenter as private-use characters, one per
@@ -264,6 +272,8 @@ class _JiebaSegmenter:
     """Python jieba behind the jieba-rs interface, for machines without rjieba (slow: 1 s load)."""
 
     def __init__(self) -> None:
+        import logging
+
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
@@ -388,7 +398,7 @@ class Tokenizer:
         if not _HAN_CHAR.search(text):
             return _word_tokens(text, stem)
         if "(" in text:
-            text = _OPTIONAL_CHAR.sub(r"\1\2", text)
+            text = _OPTIONAL_CHAR.sub(_optional_char, text)
         words: list[str] = []
 
         def to_placeholders(match: re.Match[str]) -> str:
