@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus import labelled_sample, mixed_paragraphs  # noqa: E402
 from classifier import workspace as ws  # noqa: E402
-from classifier.labelled_data import LabelledParagraph  # noqa: E402
-from classifier.language import detect_language  # noqa: E402
-from classifier.paragraph import Paragraph, paragraph_id  # noqa: E402
+from classifier.labels.gold import LabelledParagraph  # noqa: E402
+from classifier.text.language import detect_language  # noqa: E402
+from classifier.text.paragraph import Paragraph, paragraph_id  # noqa: E402
 from classifier.store import import_gold, ingest_paragraphs, open_store  # noqa: E402
 
 DOC_SIZE = 100  # paragraphs per synthetic document

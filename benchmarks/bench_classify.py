@@ -59,11 +59,11 @@ def main() -> None:
     from corpus import labelled_sample, mixed_paragraphs, write_jsonl
 
     from classifier.classify import RecordWriter, classify_stream, iter_paragraphs
-    from classifier.evaluation import label_matrix
-    from classifier.labelled_data import load_labelled
-    from classifier.language import detect_language
-    from classifier.registry import save_model
-    from classifier.taxonomy import load_taxonomy
+    from classifier.model.evaluation import label_matrix
+    from classifier.labels.gold import load_labelled
+    from classifier.text.language import detect_language
+    from classifier.scoring.registry import save_model
+    from classifier.labels.taxonomy import load_taxonomy
     from classifier.training import make_model
 
     figures: dict[str, object] = {"cpu": cpu, "n": args.n}

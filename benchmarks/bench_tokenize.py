@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from classifier.tokenize import (  # noqa: E402
+from classifier.text.tokenize import (  # noqa: E402
     _HAN_CHAR,
     _NON_HAN,
     DOMAIN_TERM_FREQ,
@@ -356,11 +356,11 @@ def main() -> None:
     _print_cold("python -c pass", cold_start("pass", "[]"))
     _print_cold(
         "Tokenizer(terms)(paragraph)",
-        cold_start("from classifier.tokenize import Tokenizer", f"Tokenizer({terms!r})({para!r})"),
+        cold_start("from classifier.text.tokenize import Tokenizer", f"Tokenizer({terms!r})({para!r})"),
     )
     _print_cold(
         "tokenize(paragraph), codebook terms",
-        cold_start("from classifier.tokenize import tokenize", f"tokenize({para!r})"),
+        cold_start("from classifier.text.tokenize import tokenize", f"tokenize({para!r})"),
     )
     _print_cold("jieba.lcut (its cache file present)", cold_start(
         "import jieba, logging; jieba.setLogLevel(logging.WARNING)", f"jieba.lcut({para!r})", runs=3

@@ -12,8 +12,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from classifier.labelled_data import load_labelled, seed_paragraphs
-from classifier.segmenter import split_sentences
+from classifier.labels.gold import load_labelled, seed_paragraphs
+from classifier.text.segmenter import split_sentences
 
 __all__ = ["seed_sentences", "mixed_paragraphs", "write_jsonl", "labelled_sample"]
 
@@ -36,7 +36,7 @@ def _perturb(sentence: str, rng: random.Random, zh: bool) -> str:
 
 def mixed_paragraphs(n: int, *, seed: int = 0, zh_share: float = 0.5) -> Iterator[str]:
     """`n` unique paragraphs, `zh_share` of them Chinese (some converted to Traditional)."""
-    from classifier.language import _t2s  # noqa: F401 - warm OpenCC outside the timed path
+    from classifier.text.language import _t2s  # noqa: F401 - warm OpenCC outside the timed path
     import opencc
 
     to_traditional = opencc.OpenCC("s2t")

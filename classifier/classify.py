@@ -4,7 +4,8 @@
 `Paragraph`s, reporting unusable files and lines through a callback instead of stopping.
 `classify_stream()` scores that stream in batches (optionally in several worker processes,
 each loading the model once) and yields one record per paragraph: `id`, `doc`, `index`,
-`lang`, `text`, `labels`, `scores`. `RecordWriter` writes JSONL, CSV or TSV incrementally,
+`lang`, `text`, `labels`, `scores`. Each paragraph is folded once (`text.normalize.fold`); the
+folded text gives both its features and, for a JSONL record without `lang`, its language. `RecordWriter` writes JSONL, CSV or TSV incrementally,
 flushing after every batch so a crash never loses what was already written. Memory stays
 flat: one batch is in flight per worker.
 """
@@ -23,10 +24,11 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import InputError
-from .language import detect_language
-from .paragraph import Paragraph, paragraph_id
-from .reader import RecordError, iter_jsonl, read_document, read_document_bytes
-from .segmenter import segment
+from .text.language import detect_language
+from .text.normalize import fold
+from .text.paragraph import Paragraph, paragraph_id
+from .text.reader import RecordError, iter_jsonl, read_document, read_document_bytes
+from .text.segmenter import segment
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -43,8 +45,12 @@ BATCH_SIZE = 1024
 ErrorSink = Callable[[str], None]
 
 
-def paragraph_from_record(record: dict[str, Any], *, source: str, line: int) -> Paragraph:
-    """A JSONL record as a paragraph: `text` and optional `id`/`doc`/`index` kept as given."""
+def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, detect: bool = True) -> Paragraph:
+    """A JSONL record as a paragraph: `text` and optional `id`/`doc`/`index`/`lang` kept as given.
+
+    `detect=False` leaves a missing `lang` empty, for a caller that detects it from the folded
+    text it computes anyway (`score_paragraphs`).
+    """
     text = record["text"]
     extra = {k: v for k, v in record.items() if k not in ("id", "doc", "index", "text", "lang")}
     index = record.get("index")
@@ -53,7 +59,7 @@ def paragraph_from_record(record: dict[str, Any], *, source: str, line: int) -> 
         doc=str(record.get("doc") or Path(source).stem),
         index=index if isinstance(index, int) and not isinstance(index, bool) else line - 1,
         text=text,
-        lang=str(record.get("lang") or detect_language(text)),
+        lang=str(record.get("lang") or (detect_language(text) if detect else "")),
         extra=extra,
     )
 
@@ -75,7 +81,7 @@ def iter_paragraphs(inputs: Iterable[str | Path], *, on_error: ErrorSink) -> Ite
                     if isinstance(entry, RecordError):
                         on_error(str(entry))
                     else:
-                        yield paragraph_from_record(entry[1], source=name, line=entry[0])
+                        yield paragraph_from_record(entry[1], source=name, line=entry[0], detect=False)
             except InputError as exc:
                 on_error(str(exc))
             continue
@@ -95,7 +101,7 @@ def _iter_stdin(on_error: ErrorSink) -> Iterator[Paragraph]:
             if isinstance(entry, RecordError):
                 on_error(str(entry))
             else:
-                yield paragraph_from_record(entry[1], source="stdin", line=entry[0])
+                yield paragraph_from_record(entry[1], source="stdin", line=entry[0], detect=False)
         return
     try:
         yield from segment(read_document_bytes(stream.read(), name="stdin.txt"))
@@ -111,14 +117,15 @@ def _batches(paragraphs: Iterable[Paragraph], size: int) -> Iterator[list[Paragr
 
 def score_paragraphs(model: Any, labels: tuple[str, ...], batch: list[Paragraph],
                      *, threshold_scale: float = 1.0) -> list[dict[str, Any]]:
-    """Scored output records for one batch of paragraphs."""
-    probabilities = model.predict_proba([p.text for p in batch])
+    """Scored output records for one batch of paragraphs (each folded once)."""
+    folded = [fold(p.text) for p in batch]
+    probabilities = model.predict_proba_folded(folded)
     decisions = model.decide(probabilities, threshold_scale=threshold_scale)
     records = []
-    for paragraph, probs, chosen in zip(batch, probabilities, decisions):
+    for paragraph, folded_text, probs, chosen in zip(batch, folded, probabilities, decisions):
         record = {
             "id": paragraph.id, "doc": paragraph.doc, "index": paragraph.index,
-            "lang": paragraph.lang, "text": paragraph.text,
+            "lang": paragraph.lang or detect_language(paragraph.text, folded=folded_text), "text": paragraph.text,
             "labels": [label for label, on in zip(labels, chosen) if on],
             "scores": {label: round(float(p), 4) for label, p in zip(labels, probs)},
         }
@@ -133,7 +140,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(model_dir: str, registry: str | None, threshold_scale: float) -> None:
-    from .registry import load_serving
+    from .scoring.registry import load_serving
 
     saved = load_serving(model_dir, registry=Path(registry) if registry else None)
     _WORKER.update(model=saved.model, labels=tuple(saved.card["labels"]), scale=threshold_scale)

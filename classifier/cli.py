@@ -50,8 +50,8 @@ def segment_cmd(paths: tuple[Path, ...]) -> None:
     Example:
       pmc segment seeds/003_068763a167a86ed9.txt
     """
-    from .reader import read_document
-    from .segmenter import segment
+    from .text.reader import read_document
+    from .text.segmenter import segment
 
     for path in paths:
         for paragraph in segment(read_document(path)):
@@ -77,7 +77,7 @@ def labels_check_cmd(gold: Path | None, seeds: Path | None, as_json: bool) -> No
       pmc labels check
       pmc labels check --gold my_gold.jsonl --json
     """
-    from .labelled_data import check_gold
+    from .labels.gold import check_gold
 
     report = check_gold(gold, seeds_dir=seeds)
     if as_json:
@@ -103,7 +103,7 @@ def labels_sync_cmd(gold: Path | None) -> None:
     Example:
       pmc labels sync-codebook
     """
-    from .labelled_data import default_gold_path, load_labelled, replace_codebook_records, write_labelled
+    from .labels.gold import default_gold_path, load_labelled, replace_codebook_records, write_labelled
 
     path = gold or default_gold_path()
     rows = load_labelled(path) if Path(path).exists() else []
@@ -125,7 +125,7 @@ def train_cmd(gold: Path | None, registry: Path | None, repeats: int, heldout: P
       pmc train
       pmc train --heldout ../shared/devset/dev.jsonl
     """
-    from .labelled_data import load_labelled
+    from .labels.gold import load_labelled
     from .report import metrics_table
     from .training import train
 
@@ -165,7 +165,7 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
       cat paragraphs.jsonl | pmc classify - --jobs 2
     """
     from .classify import RecordWriter, classify_stream, iter_paragraphs
-    from .registry import load_serving
+    from .scoring.registry import load_serving
 
     saved = load_serving(model)
     labels = tuple(saved.card["labels"])
@@ -211,10 +211,10 @@ def explain_cmd(text: str, model: str | None, top: int, as_json: bool) -> None:
     Example:
       pmc explain "边检站加强口岸查缉，严防偷渡人员闯关出境。"
     """
-    from .explain import explain_text
-    from .registry import load_model
+    from .scoring.explain import explain_text
+    from .scoring.registry import load_serving
 
-    saved = load_model(model)
+    saved = load_serving(model)
     explanations = explain_text(saved.model, text, top=top)
     if as_json:
         click.echo(json.dumps([e.to_dict() for e in explanations], ensure_ascii=False, indent=2))
@@ -238,12 +238,12 @@ def evaluate_cmd(gold: Path, model: str | None, as_json: bool) -> None:
     Example:
       pmc evaluate ../shared/devset/dev.jsonl
     """
-    from .evaluation import evaluate_rows
-    from .labelled_data import load_labelled
-    from .registry import load_model
+    from .labels.gold import load_labelled
+    from .model.evaluation import evaluate_rows
     from .report import heldout_table
+    from .scoring.registry import load_serving
 
-    saved = load_model(model)
+    saved = load_serving(model)
     rows = load_labelled(gold)
     metrics = evaluate_rows(saved.model, rows, tuple(saved.card["labels"]))
     if as_json:
@@ -270,8 +270,8 @@ def report_cmd(gold: Path | None, heldout: Path | None, repeats: int, ablation_r
     Example:
       pmc report --heldout ../shared/devset/dev.jsonl --out docs/evaluation.md
     """
-    from .ablation import evaluation_report, render_report
-    from .labelled_data import load_labelled
+    from .report import evaluation_report, render_report
+    from .labels.gold import load_labelled
 
     rows = load_labelled(gold)
     held = load_labelled(heldout) if heldout else None
@@ -295,7 +295,7 @@ def models_cmd(version: str | None) -> None:
       pmc models
       pmc models --activate 20261122T071500123456Z
     """
-    from .registry import list_models, set_active
+    from .scoring.registry import list_models, set_active
 
     if version:
         set_active(version)
@@ -327,8 +327,8 @@ def app_cmd(db: Path | None, port: int, address: str) -> None:
     import os
     import subprocess
 
+    from .bootstrap import bootstrap
     from .paths import PROJECT_ROOT, default_db_path
-    from .workspace import bootstrap
 
     db_path = (db or default_db_path()).resolve()
     report = bootstrap(db_path, progress=lambda message: click.echo(message, err=True))
@@ -360,14 +360,14 @@ def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
       pmc ingest reports/*.docx briefing.pdf
       pmc ingest paragraphs.jsonl --db team.sqlite
     """
-    from .store import open_store
-    from .workspace import ingest_path
+    from .corpus import ingest_path
+    from .workspace import Workspace
 
     skipped = 0
-    with open_store(db) as store:
+    with Workspace.open(db) as ws:
         for path in paths:
             try:
-                result = ingest_path(store, path)
+                result = ingest_path(ws, path)
             except PmcError as exc:
                 skipped += 1
                 click.echo(f"skipped: {exc}", err=True)
@@ -399,7 +399,7 @@ def labels_export_cmd(db: Path | None, out: Path | None, include_labelled: bool)
       pmc labels export
       pmc labels export --db team.sqlite --out reviewed.jsonl --include-labelled
     """
-    from .labelled_data import default_gold_path, write_labelled
+    from .labels.gold import default_gold_path, write_labelled
     from .store import export_gold, open_store
 
     path = out or default_gold_path()
@@ -420,7 +420,7 @@ def labels_import_cmd(file: Path, db: Path | None) -> None:
       pmc labels import labels/gold.jsonl
       pmc labels import reviewed.jsonl --db team.sqlite
     """
-    from .labelled_data import load_labelled
+    from .labels.gold import load_labelled
     from .store import import_gold, open_store
 
     with open_store(db) as store:
@@ -435,7 +435,7 @@ def _fmt_counts(counts: dict[str, int]) -> str:
 
 
 def _counts_table(counts: dict[str, dict[str, int]]) -> str:
-    from .taxonomy import load_taxonomy
+    from .labels.taxonomy import load_taxonomy
 
     columns = ["paragraphs", *load_taxonomy().label_ids, "none"]
     width = max(len(c) for c in columns)

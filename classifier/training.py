@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .evaluation import CharNgramBaseline, KeywordBaseline, cross_validate, evaluate_rows, label_matrix
-from .concepts import concept_lexicon
-from .labelled_data import LabelledParagraph
-from .model import MeasureClassifier
-from .registry import save_model
-from .splits import split_components
-from .taxonomy import Taxonomy, load_taxonomy
+from .labels.gold import LabelledParagraph
+from .labels.splits import split_components
+from .labels.taxonomy import Taxonomy, load_taxonomy
+from .model.estimator import MeasureClassifier
+from .model.evaluation import CharNgramBaseline, KeywordBaseline, cross_validate, evaluate_rows, label_matrix
+from .paths import PROJECT_ROOT
+from .scoring.registry import save_model
 
 __all__ = ["SHIPPED_PARAMS", "make_model", "baseline_factories", "TrainResult", "train", "data_fingerprint"]
 
@@ -44,11 +44,11 @@ def make_model(taxonomy: Taxonomy | None = None, **overrides: Any) -> MeasureCla
     """The shipped model configuration (with optional overrides, for ablations)."""
     taxonomy = taxonomy or load_taxonomy()
     params = {**SHIPPED_PARAMS, **overrides}
-    return MeasureClassifier(labels=taxonomy.label_ids, lexicon=concept_lexicon(taxonomy), **params)
+    return MeasureClassifier(labels=taxonomy.label_ids, lexicon=taxonomy.lexicon, **params)
 
 
 def baseline_factories(taxonomy: Taxonomy) -> dict[str, Callable[[], Any]]:
-    lexicon = concept_lexicon(taxonomy)
+    lexicon = taxonomy.lexicon
     return {
         "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=lexicon),
         "char_wb_logreg": lambda: CharNgramBaseline(labels=taxonomy.label_ids),
@@ -65,7 +65,7 @@ def data_fingerprint(rows: Sequence[LabelledParagraph]) -> str:
 
 def _latest_ablation(taxonomy: Taxonomy) -> list[dict[str, Any]] | None:
     """The ablation table of docs/evaluation.json (written by `pmc report`) for this codebook."""
-    path = Path(__file__).resolve().parent.parent / "docs" / "evaluation.json"
+    path = PROJECT_ROOT / "docs" / "evaluation.json"
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):

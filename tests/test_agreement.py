@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from classifier import store as S
-from classifier.agreement import (
+from classifier.annotate.agreement import (
     agreement_report,
     cohen_kappa,
     disagreements,
@@ -15,7 +15,7 @@ from classifier.agreement import (
     krippendorff_alpha,
     likely_label_errors,
 )
-from classifier.paragraph import Paragraph, paragraph_id
+from classifier.text.paragraph import Paragraph, paragraph_id
 
 
 @pytest.fixture

@@ -8,20 +8,21 @@ from pathlib import Path
 import pytest
 
 from classifier import store as S
-from classifier.annotation_queue import (
+from classifier.annotate.queue import (
     QueueItem,
     TermMatcher,
     UncertaintySampling,
-    cache_scores,
-    cached_scores,
     label_matcher,
     next_paragraph,
     rank_by_uncertainty,
-    uncertainty,
 )
+from classifier.annotate.session import next_item
+from classifier.store.documents import _hash_keys
+from classifier.scoring.decision import uncertainty
+from classifier.workspace import Workspace, cache_scores
 from classifier.errors import EmptyPoolError, LabelDataError, StoreError
-from classifier.paragraph import Paragraph, paragraph_id
-from classifier.taxonomy import load_taxonomy
+from classifier.text.paragraph import Paragraph, paragraph_id
+from classifier.labels.taxonomy import load_taxonomy
 
 TEXTS = [
     "Border police stepped up patrols along the frontier.",
@@ -69,7 +70,6 @@ def test_active_picks_the_paragraph_nearest_a_threshold_until_the_pool_is_empty(
     options = {"strategy": "active", "scores": scores, "random_share": 0.0, "seed": 1}
     item = next_paragraph(store, annotator="alice", **options)
     assert (item.paragraph_id, item.strategy, item.uncertainty) == (b, "active", pytest.approx(0.05))
-    assert item.scores == scores[b]
     assert item.reason == "uncertain: 0.050 from a threshold"
     assert [_take(store, "alice", **options) for _ in range(3)] == [b, a, c]
     with pytest.raises(EmptyPoolError, match="no paragraph left for annotator 'alice'"):
@@ -89,18 +89,17 @@ def test_active_reads_the_active_models_cached_scores(store):
     a, b, c = _add(store, TEXTS[:3])
     rows = {a: [0.9, 0.1, 0.1, 0.1, 0.1], b: [0.1, 0.1, 0.4, 0.1, 0.1], c: [0.1, 0.1, 0.1, 0.1, 0.7]}
     assert cache_scores(store, "m1", rows) == 3
-    assert cached_scores(store, "m1", [b]) == {
+    assert S.read_scores(store, "m1", [b]) == {
         b: {"enforcement": 0.1, "port_inspection": 0.1, "border_patrol": 0.4, "source_governance": 0.1,
             "international_cooperation": 0.1},
     }
-    S.register_model(store, "m1", "models/m1", {}, active=True)
     order = []
     for _ in range(3):
-        item = next_paragraph(store, annotator="alice", random_share=0.0)
-        assert (item.model_version, item.scores) == ("m1", cached_scores(store, "m1")[item.paragraph_id])
+        item = next_paragraph(store, annotator="alice", random_share=0.0, model_version="m1")
+        assert item.strategy == "active"
         S.record_answer(store, item.paragraph_id, annotator="alice", answer="accept", labels=[])
-        order.append(item.paragraph_id)
-    assert order == [b, c, a]
+        order.append((item.paragraph_id, round(item.uncertainty, 6)))
+    assert order == [(b, 0.1), (c, 0.2), (a, 0.4)]
 
 
 def test_active_without_scores_falls_back_to_random_and_says_so(store):
@@ -161,9 +160,9 @@ def test_keyword_returns_only_matches_of_the_labels_codebook_terms(store):
     assert taken == [ids[1], ids[4]]  # 口岸 in Simplified and Traditional; not "Support"
 
 
-def test_keyword_with_an_injected_matcher(store):
+def test_keyword_with_a_given_term_list(store):
     ids = _add(store, TEXTS)
-    item = next_paragraph(store, annotator="alice", strategy="keyword", matches=lambda text: "weather" in text)
+    item = next_paragraph(store, annotator="alice", strategy="keyword", terms=["WEATHER"])
     assert item.paragraph_id == ids[2]
 
 
@@ -220,7 +219,7 @@ def test_the_overlap_share_is_a_stable_hash_and_goes_to_a_second_annotator(store
     ids = _add(store, [f"Paragraph {i}." for i in range(40)])
     for _ in ids:
         _take(store, "alice", strategy="document")
-    expected = [pid for pid in ids if S._hash_keys(pid)[0] < 0.5]
+    expected = [pid for pid in ids if _hash_keys(pid)[0] < 0.5]
     assert 10 <= len(expected) <= 30
     second = []
     while True:
@@ -267,12 +266,13 @@ def test_asking_again_replaces_the_annotators_claim(store):
     assert S.release_claims(store, annotator="alice") == 1
 
 
-def test_blind_hides_the_other_annotators_answers(store):
+def test_blind_hides_the_other_annotators_answers(store, tmp_path):
     [a] = _add(store, TEXTS[:1])
     S.record_answer(store, a, annotator="alice", answer="accept", labels=["border_patrol"])
-    assert next_paragraph(store, annotator="bob", strategy="document", overlap=1.0).others == ()
-    item = next_paragraph(store, annotator="bob", strategy="document", overlap=1.0, blind=False)
-    assert [(x.annotator, x.labels) for x in item.others] == [("alice", ("border_patrol",))]
+    ws = Workspace.of(store, tmp_path / "models")
+    assert next_item(ws, "bob", strategy="document", overlap=1.0, blind=True).others == ()
+    item = next_item(ws, "bob", strategy="document", overlap=1.0, blind=False)
+    assert [(x["annotator"], x["labels"]) for x in item.others] == [("alice", ["border_patrol"])]
 
 
 def test_a_strategy_object_ranks_once_and_is_reused(store):

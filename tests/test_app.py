@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from classifier import workspace as ws
-from classifier.labelled_data import load_labelled
-from classifier.registry import active_version, list_models
+from classifier.annotate import session
+from classifier.bootstrap import bootstrap
+from classifier.workspace import Workspace
+from classifier.labels.gold import load_labelled
+from classifier.scoring.registry import active_version, list_models
 from classifier.store import annotations_for, latest_gold, list_model_versions, open_store
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -32,7 +34,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("app")
     rows = load_labelled()
     gold = [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc == "002_6ae7b0e59d7fc9d5"]
-    ws.bootstrap(path / "pmc.sqlite", registry=path / "models", gold=gold, cv_repeats=0)
+    bootstrap(path / "pmc.sqlite", registry=path / "models", gold=gold, cv_repeats=0)
     return path
 
 
@@ -48,7 +50,7 @@ def start(page: str = "Label") -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
     if page != "Label":
-        at.sidebar.radio(key="page").set_value(page).run()
+        at.switch_page(f"ui/{page.lower()}.py").run()
         assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -102,13 +104,13 @@ def test_number_key_buttons_toggle_labels_and_back_reopens_the_answer(env: Path)
 
 def test_review_adjudicates_a_disagreement(env: Path) -> None:
     with open_store(env / "pmc.sqlite") as store:
-        item = ws.next_item(store, "r1", strategy="document")
-        ws.save_answer(store, item, annotator="r1", labels=["enforcement"])
-        ws.save_answer(store, item, annotator="r2", labels=["enforcement", "international_cooperation"])
+        item = session.next_item(Workspace.of(store, env / "models"), "r1", strategy="document")
+        session.save_answer(Workspace.of(store, env / "models"), item, annotator="r1", labels=["enforcement"])
+        session.save_answer(Workspace.of(store, env / "models"), item, annotator="r2", labels=["enforcement", "international_cooperation"])
     pid = item.paragraph_id
     at = start()
     at.session_state["annotator"] = "lead"
-    at.sidebar.radio(key="page").set_value("Review").run()
+    at.switch_page("ui/review.py").run()
     assert not at.exception
     at.selectbox(key="pick_disagreements").set_value(pid).run()
     for label in ("enforcement", "international_cooperation"):
@@ -180,7 +182,7 @@ def test_codebook_shows_both_languages_with_gold_examples(env: Path) -> None:
 def test_a_fresh_store_whose_seeds_are_all_gold_still_opens_on_a_suggestion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ws.bootstrap(tmp_path / "pmc.sqlite", registry=tmp_path / "models", cv_repeats=0)  # the full gold file
+    bootstrap(tmp_path / "pmc.sqlite", registry=tmp_path / "models", cv_repeats=0)  # the full gold file
     monkeypatch.setenv("PMC_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PMC_DB", str(tmp_path / "pmc.sqlite"))
     monkeypatch.setenv("PMC_MODELS_DIR", str(tmp_path / "models"))

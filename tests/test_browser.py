@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from classifier import workspace as ws
-from classifier.labelled_data import load_labelled
-from classifier.registry import active_version, list_models
+from classifier.bootstrap import bootstrap
+from classifier.labels.gold import load_labelled
+from classifier.scoring.registry import active_version, list_models
 from classifier.store import answers_by, latest_gold, open_store, record_answer
 
 pytestmark = pytest.mark.browser
@@ -75,7 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     folder = tmp_path_factory.mktemp("browser")
     rows = load_labelled()
     gold = [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc == "002_6ae7b0e59d7fc9d5"]
-    ws.bootstrap(folder / "pmc.sqlite", registry=folder / "models", gold=gold, cv_repeats=0)
+    bootstrap(folder / "pmc.sqlite", registry=folder / "models", gold=gold, cv_repeats=0)
     port = _free_port()
     env = {**os.environ, "PMC_DATA_DIR": str(folder), "PMC_DB": str(folder / "pmc.sqlite"),
            "PMC_MODELS_DIR": str(folder / "models")}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.labelled_data import load_labelled, write_labelled
+from classifier.labels.gold import load_labelled, write_labelled
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ["enforcement", "port_inspection", "border_patrol", "source_governance", "international_cooperation"]
@@ -136,7 +136,7 @@ def test_unknown_label_in_evaluated_gold_exits_5(env: dict[str, str], tmp_path: 
     )
 
 
-@pytest.mark.parametrize(("name", "command"), [("serving.npz", "classify"), ("model.joblib", "explain")])
+@pytest.mark.parametrize(("name", "command"), [("serving.npz", "classify"), ("serving.json", "explain")])
 def test_tampered_model_is_refused_with_exit_6(env: dict[str, str], tmp_path: Path, name: str, command: str) -> None:
     import shutil
 

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from classifier import workspace as ws
+from classifier import corpus
+from classifier.bootstrap import bootstrap
+from classifier.workspace import Workspace
 from classifier.cli import main
-from classifier.labelled_data import default_gold_path, load_labelled, write_labelled
+from classifier.labels.gold import default_gold_path, load_labelled, write_labelled
 from classifier.store import get_paragraphs, open_store, record_answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +46,7 @@ def test_labels_export_can_include_undisputed_answers(tmp_path: Path, capsys: py
     rows = load_labelled()[:30]
     pmc("labels", "import", str(_write(tmp_path / "in.jsonl", rows)), "--db", str(db))
     with open_store(db) as store:
-        ws.upload(store, "note.txt", "边检站查获偷渡人员5名。\n\n海警巡逻。\n".encode("utf-8"), registry=tmp_path / "m")
+        corpus.upload(Workspace.of(store, tmp_path / "m"), "note.txt", "边检站查获偷渡人员5名。\n\n海警巡逻。\n".encode("utf-8"))
         target = next(p.id for p in get_paragraphs(store).values() if p.doc == "note")
         record_answer(store, target, annotator="ann", answer="accept", labels=["port_inspection"])
     assert pmc("labels", "export", "--db", str(db), "--out", str(out), "--include-labelled") == 0
@@ -80,7 +82,7 @@ def test_app_bootstraps_then_runs_streamlit(tmp_path: Path, monkeypatch: pytest.
                                             capsys: pytest.CaptureFixture[str]) -> None:
     rows = load_labelled()
     db, registry = tmp_path / "s.sqlite", tmp_path / "models"
-    ws.bootstrap(db, registry=registry, gold=[r for r in rows if r.source == "codebook"][::8], cv_repeats=0)
+    bootstrap(db, registry=registry, gold=[r for r in rows if r.source == "codebook"][::8], cv_repeats=0)
     monkeypatch.setenv("PMC_MODELS_DIR", str(registry))
     calls: list[tuple[list[str], dict]] = []
     monkeypatch.setattr(subprocess, "call", lambda command, **kwargs: calls.append((command, kwargs)) or 0)

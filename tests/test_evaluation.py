@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifier.evaluation import multilabel_metrics
-from classifier.labelled_data import check_gold, load_labelled
-from classifier.splits import grouped_kfold, split_components
+from classifier.model.evaluation import multilabel_metrics
+from classifier.labels.gold import check_gold, load_labelled
+from classifier.labels.splits import grouped_kfold, split_components
 
 
 def test_components_join_documents_through_duplicate_groups() -> None:

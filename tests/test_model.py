@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from classifier.evaluation import KeywordBaseline, cross_validate
-from classifier.explain import explain_text, highlight_spans
-from classifier.concepts import ConceptMatcher
-from classifier.labelled_data import load_labelled
-from classifier.model import MeasureClassifier
-from classifier.taxonomy import load_taxonomy
+from classifier.model.evaluation import KeywordBaseline, cross_validate
+from classifier.scoring.explain import explain_text, highlight_spans
+from classifier.text.concepts import ConceptMatcher
+from classifier.labels.gold import load_labelled
+from classifier.model.estimator import MeasureClassifier
+from classifier.labels.taxonomy import load_taxonomy
 from classifier.training import make_model
 
 LABELS = ("port", "patrol")
@@ -61,7 +61,9 @@ def test_threshold_scale_moves_decisions(tiny_model: MeasureClassifier) -> None:
 
 def test_explanation_points_at_the_evidence_in_the_original_text(tiny_model: MeasureClassifier) -> None:
     text = "Ｐｏｒｔ ｏｆ ｅｎｔｒｙ 口岸 checks"
-    explanations = {e.label: e for e in explain_text(tiny_model, text)}
+    from classifier.scoring.serving import ServingModel
+
+    explanations = {e.label: e for e in explain_text(ServingModel.from_classifier(tiny_model), text)}
     concept = [e for e in explanations["port"].evidence if e.kind == "concept"]
     assert concept and concept[0].weight > 0
     assert {text[s:t] for s, t in concept[0].spans} == {"Ｐｏｒｔ ｏｆ ｅｎｔｒｙ", "口岸"}
@@ -84,12 +86,10 @@ def test_concept_matcher_handles_scripts_inflection_and_word_boundaries() -> Non
 def test_model_beats_the_keyword_baseline_on_grouped_cv() -> None:
     taxonomy = load_taxonomy()
     rows = load_labelled()
-    from classifier.features import concept_lexicon
-
     cv = cross_validate(
         rows,
         {"model": lambda: make_model(taxonomy, inner_folds=3),
-         "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=concept_lexicon(taxonomy))},
+         "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=taxonomy.lexicon)},
         taxonomy.label_ids, n_splits=5, repeats=1,
     )
     model, keywords = cv["models"]["model"], cv["models"]["keywords"]
@@ -101,22 +101,25 @@ def test_model_beats_the_keyword_baseline_on_grouped_cv() -> None:
 def test_word_vectorizer_equals_sklearn_tfidf(max_n: int, min_df: int) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from classifier.tokenize import tokenize
-    from classifier.vectorizer import WordTfidfVectorizer
+    from classifier.labels.taxonomy import codebook_tokenizer
+    from classifier.model.vectorizer import WordTfidfVectorizer
+    from classifier.text.normalize import fold
 
+    tokenize = codebook_tokenizer()
     texts = [r.text for r in load_labelled()[:160]] + ["", "。。。"]
+    folded = [fold(t) for t in texts]  # ours takes folded text: a paragraph is folded once, upstream
     reference = TfidfVectorizer(tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, max_n),
                                 sublinear_tf=True, min_df=min_df).fit(texts[:120])
-    ours = WordTfidfVectorizer(tokenizer=tokenize, max_n=max_n, min_df=min_df).fit(texts[:120])
+    ours = WordTfidfVectorizer(tokenizer=tokenize, max_n=max_n, min_df=min_df).fit(folded[:120])
     assert ours.vocabulary_ == reference.vocabulary_
     assert list(ours.get_feature_names_out()) == list(reference.get_feature_names_out())
-    difference = ours.transform(texts[100:]) - reference.transform(texts[100:])
+    difference = ours.transform(folded[100:]) - reference.transform(texts[100:])
     assert abs(difference).max() < 1e-12
 
 
 @pytest.mark.parametrize("word_weight", [1.0, 0.5])
 def test_serving_form_scores_exactly_like_the_estimator(tmp_path, word_weight: float) -> None:
-    from classifier.serving import ServingModel
+    from classifier.scoring.serving import ServingModel
 
     tiny_model = MeasureClassifier(labels=LABELS, lexicon=LEXICON, inner_folds=3, word_weight=word_weight,
                                    use_chars=True).fit(TEXTS, Y, groups=GROUPS)

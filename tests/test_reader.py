@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from classifier.errors import DecodeError, InputError
-from classifier.reader import RecordError, decode_bytes, iter_jsonl, read_document
+from classifier.text.reader import RecordError, decode_bytes, iter_jsonl, read_document
 
 ZH_HANS = "国家移民管理局部署打击妨害国（边）境管理违法犯罪，严厉打击偷渡活动。"
 ZH_HANT = "國家移民管理局部署打擊妨害國（邊）境管理違法犯罪，嚴厲打擊偷渡活動。"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from classifier.language import detect_language, normalize_lang, to_simplified
-from classifier.paragraph import paragraph_id
-from classifier.reader import Document, read_document
-from classifier.segmenter import is_chrome, segment, split_sentences
+from classifier.text.language import detect_language, normalize_lang, to_simplified
+from classifier.text.paragraph import paragraph_id
+from classifier.text.reader import Document, read_document
+from classifier.text.segmenter import is_chrome, segment, split_sentences
 
 
 def _texts(text: str, **kw: object) -> list[str]:

@@ -11,11 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classifier import store as S
+from classifier.store import schema
+from classifier.text.segmenter import segment
 from classifier.errors import LabelDataError, StoreError
-from classifier.labelled_data import LabelledParagraph, load_labelled, write_labelled
-from classifier.paragraph import Paragraph, paragraph_id
-from classifier.reader import Document
-from classifier.taxonomy import load_taxonomy
+from classifier.labels.gold import LabelledParagraph, load_labelled, write_labelled
+from classifier.text.paragraph import Paragraph, paragraph_id
+from classifier.text.reader import Document
+from classifier.labels.taxonomy import load_taxonomy
 
 LABELS = load_taxonomy().label_ids
 DOC_A = Document(
@@ -50,10 +52,10 @@ def test_a_new_store_is_wal_and_at_the_current_schema_version(tmp_path):
     S.open_store(path).close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 2
     conn.close()
     with S.open_store(path) as again:  # reopening migrates nothing and keeps working
-        assert again.schema_version == 1
+        assert again.schema_version == 2
 
 
 def test_the_default_path_comes_from_pmc_db(tmp_path, monkeypatch):
@@ -98,7 +100,7 @@ def test_a_newer_schema_asks_to_upgrade_pmc(tmp_path):
     with pytest.raises(StoreError) as caught:
         S.open_store(path)
     assert str(caught.value) == (
-        f"{path} has store schema version 99, but this pmc only knows up to 1; "
+        f"{path} has store schema version 99, but this pmc only knows up to 2; "
         f"upgrade pmc (pip install -U policy-measure-classifier)"
     )
 
@@ -111,10 +113,10 @@ def test_migrations_run_in_order_on_an_older_store(tmp_path, monkeypatch):
     def add_reviews(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE reviews (note TEXT)")
 
-    monkeypatch.setattr(S, "_MIGRATIONS", [*S._MIGRATIONS, add_reviews])
-    monkeypatch.setattr(S, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema, "_MIGRATIONS", [*schema._MIGRATIONS, add_reviews])
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", schema.SCHEMA_VERSION + 1)
     with S.open_store(path) as migrated:
-        assert migrated.schema_version == 2
+        assert migrated.schema_version == schema.SCHEMA_VERSION
         assert list(S.get_paragraphs(migrated)) == [pid]
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 0
@@ -125,14 +127,14 @@ def test_migrations_run_in_order_on_an_older_store(tmp_path, monkeypatch):
 
 
 def test_reingesting_a_document_adds_no_paragraph(store):
-    assert S.ingest_document(store, DOC_A) == {"doc": "doc-a", "paragraphs": 3, "new": 3, "existing": 0}
-    assert S.ingest_document(store, DOC_A) == {"doc": "doc-a", "paragraphs": 3, "new": 0, "existing": 3}
+    assert S.ingest_document(store, DOC_A, segment(DOC_A)) == {"doc": "doc-a", "paragraphs": 3, "new": 3, "existing": 0}
+    assert S.ingest_document(store, DOC_A, segment(DOC_A)) == {"doc": "doc-a", "paragraphs": 3, "new": 0, "existing": 3}
     assert len(_ids(store)) == 3
 
 
 def test_the_same_text_in_two_documents_is_one_paragraph_at_two_positions(store):
-    S.ingest_document(store, DOC_A)
-    assert S.ingest_document(store, DOC_B) == {"doc": "doc-b", "paragraphs": 2, "new": 1, "existing": 1}
+    S.ingest_document(store, DOC_A, segment(DOC_A))
+    assert S.ingest_document(store, DOC_B, segment(DOC_B)) == {"doc": "doc-b", "paragraphs": 2, "new": 1, "existing": 1}
     shared = paragraph_id("国家移民管理局部署开展专项行动。")
     assert len(_ids(store)) == 4
     assert [(p.doc, p.index, p.title) for p in S.positions_of(store, shared)] == [
@@ -388,21 +390,16 @@ def test_gold_rows_are_gold_plus_undisputed_annotations(store):
 # --- models, stats ---------------------------------------------------------------------------
 
 
-def test_model_versions_with_at_most_one_active(store):
+def test_model_versions_are_a_log_without_an_active_flag(store):
     S.register_model(store, "m1", "data/models/m1", {"f1": 0.5})
-    S.register_model(store, "m2", "data/models/m2", {"f1": 0.6}, active=True)
-    assert S.active_model(store)["version"] == "m2"
-    S.set_active_model(store, "m1")
-    assert [(m["version"], m["active"], m["card"]) for m in S.list_model_versions(store)] == [
-        ("m1", True, {"f1": 0.5}), ("m2", False, {"f1": 0.6}),
+    S.register_model(store, "m2", "data/models/m2", {"f1": 0.6})
+    assert [(m["version"], m["path"], m["card"]) for m in S.list_model_versions(store)] == [
+        ("m1", "data/models/m1", {"f1": 0.5}), ("m2", "data/models/m2", {"f1": 0.6}),
     ]
-    assert S.register_model(store, "m1", "data/models/m1", {"f1": 0.5})["active"] is True  # idempotent
+    assert all("active" not in m for m in S.list_model_versions(store))  # the registry's ACTIVE file says
+    assert S.register_model(store, "m1", "data/models/m1", {"f1": 0.5})["version"] == "m1"  # idempotent
     with pytest.raises(StoreError, match=r"model version 'm1' is already registered with another path or card"):
         S.register_model(store, "m1", "elsewhere", {})
-    with pytest.raises(StoreError, match=r"unknown model version 'm9'; registered: m1, m2"):
-        S.set_active_model(store, "m9")
-    S.set_active_model(store, None)
-    assert S.active_model(store) is None
 
 
 def test_progress_counts_statuses_labels_and_annotators(store):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from classifier.errors import TaxonomyError
-from classifier.taxonomy import load_taxonomy
+from classifier.labels.taxonomy import load_taxonomy
 
 LABELS = ("enforcement", "port_inspection", "border_patrol", "source_governance", "international_cooperation")
 

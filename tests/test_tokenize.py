@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from classifier import tokenize as tk
-from classifier.tokenize import (
-    DOMAIN_TERM_FREQ,
-    Tokenizer,
-    default_terms,
-    normalize_for_features,
-    normalize_term,
-    tokenize,
-)
+from classifier.text import tokenize as tk
+from classifier.labels.taxonomy import codebook_tokenizer, default_terms
+from classifier.text.normalize import collapse_optional_chars, normalize_term
+from classifier.text.normalize import fold as normalize_for_features
+from classifier.text.tokenize import DOMAIN_TERM_FREQ, Tokenizer
+
+
+def tokenize(text: str) -> list[str]:
+    return codebook_tokenizer()(text)
 
 TERMS = ("妨害国（边）境管理", "口岸", "集群战役", "獴猎", "蛇头", "挂牌督办", "物防技防人防")
 SEED_ZH = Path(__file__).resolve().parent.parent / "seeds" / "001_4fc425b8d83a2046.txt"
@@ -146,7 +146,7 @@ def test_plural_stemming_is_on_by_default_and_optional() -> None:
 
 def test_placeholder_path_equals_one_run_at_a_time(tok: Tokenizer) -> None:
     for text in ["NIA 开展“獴猎”行动 in 2024", "截至2024年7月，抓获1,461名 suspects’ 蛇头", "a1-b2 中文 x.y 3.5%中"]:
-        normal = tk._collapse_optional_chars(normalize_for_features(text))
+        normal = collapse_optional_chars(normalize_for_features(text))
         assert tok(text) == tok._one_run_at_a_time(normal)
 
 
@@ -170,7 +170,7 @@ def test_segmenter_agrees_with_jieba_on_seed_sentences(tok: Tokenizer, jieba_wit
     sentences = _seed_sentences()
     assert len(sentences) >= 10
     for sentence in sentences:
-        normal = tk._collapse_optional_chars(normalize_for_features(sentence))
+        normal = collapse_optional_chars(normalize_for_features(sentence))
         for run in re.findall("[\u4e00-\u9fd5]+", normal):
             assert tok.cut_han(run) == jieba_with_terms.lcut(run, HMM=True), run
 

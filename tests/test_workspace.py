@@ -14,20 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from classifier import workspace as ws
+from classifier import corpus, retraining
+from classifier.annotate import codebook as codebook_view
+from classifier.annotate import highlight, review, session
+from classifier.bootstrap import bootstrap
 from classifier.errors import EmptyPoolError, InputError, LabelDataError, ModelError
-from classifier.labelled_data import LabelledParagraph, load_labelled
-from classifier.reader import read_document
-from classifier.registry import active_version, list_models
-from classifier.segmenter import segment
-from classifier.store import (
-    active_model as store_active_model,
-    annotations_for,
-    latest_gold,
-    list_model_versions,
-    open_store,
-    read_scores,
-)
+from classifier.labels.gold import LabelledParagraph, load_labelled
+from classifier.scoring.registry import active_version, list_models
+from classifier.store import annotations_for, latest_gold, list_model_versions, open_store, read_scores
+from classifier.text.reader import read_document
+from classifier.text.segmenter import segment
+from classifier.workspace import Workspace
 
 LABELS = ("enforcement", "port_inspection", "border_patrol", "source_governance", "international_cooperation")
 # Gold for two seed documents and a sixth of the codebook examples: the other three seed
@@ -42,7 +39,7 @@ def small_gold() -> list[LabelledParagraph]:
 
 def make_workspace(folder: Path, **options: object) -> tuple[Path, Path, dict]:
     db, registry = folder / "pmc.sqlite", folder / "models"
-    report = ws.bootstrap(db, registry=registry, gold=small_gold(), cv_repeats=0, **options)
+    report = bootstrap(db, registry=registry, gold=small_gold(), cv_repeats=0, **options)
     return db, registry, report
 
 
@@ -72,35 +69,35 @@ def test_bootstrap_seeds_imports_trains_and_scores(ready: tuple[Path, Path, dict
     assert report["gold"]["added"] == len(small_gold())
     assert report["trained"] == report["active"] == active_version(registry=registry)
     with open_store(db) as store:
-        total = len(ws.documents(store, include_codebook=True))
+        total = len(corpus.documents(Workspace.of(store, registry), include_codebook=True))
         assert total == 5 + len([r for r in small_gold() if r.source == "codebook"])
-        assert report["scored"] == ws.progress_summary(store)["paragraphs"]
+        assert report["scored"] == session.progress_summary(Workspace.of(store, registry))["paragraphs"]
 
 
 def test_bootstrap_again_is_fast_and_does_not_retrain(ready: tuple[Path, Path, dict]) -> None:
     db, registry, _ = ready
     started = time.perf_counter()
-    report = ws.bootstrap(db, registry=registry, gold=small_gold(), cv_repeats=0)
+    report = bootstrap(db, registry=registry, gold=small_gold(), cv_repeats=0)
     assert time.perf_counter() - started < 3.0
     assert (report["seeded"], report["trained"], report["scored"]) == (False, None, 0)
     assert [c["version"] for c in list_models(registry=registry)] == [report["active"]]
 
 
-def test_store_model_table_follows_the_registry(store, registry: Path) -> None:
+def test_store_logs_the_registry_versions_and_the_registry_says_which_is_active(store, registry: Path) -> None:
     assert [m["version"] for m in list_model_versions(store)] == [active_version(registry=registry)]
-    assert store_active_model(store)["version"] == active_version(registry=registry)
+    assert all("active" not in m for m in list_model_versions(store))  # one record of the active model
 
 
 def test_every_paragraph_is_scored_for_the_active_model(store, registry: Path) -> None:
     version = active_version(registry=registry)
     scores = read_scores(store, version)
-    assert len(scores) == ws.progress_summary(store)["paragraphs"]
+    assert len(scores) == session.progress_summary(Workspace.of(store, registry))["paragraphs"]
     assert all(set(s) == set(LABELS) for s in scores.values())
-    assert ws.score_store(store, registry=registry) == 0  # nothing left to score
+    assert Workspace.of(store, registry).score_store() == 0  # nothing left to score
 
 
 def test_bootstrap_without_enough_gold_trains_nothing(tmp_path: Path) -> None:
-    report = ws.bootstrap(tmp_path / "s.sqlite", registry=tmp_path / "m", gold=small_gold()[:3], cv_repeats=0)
+    report = bootstrap(tmp_path / "s.sqlite", registry=tmp_path / "m", gold=small_gold()[:3], cv_repeats=0)
     assert report["trained"] is None and report["active"] is None and report["scored"] == 0
 
 
@@ -108,7 +105,7 @@ def test_bootstrap_without_enough_gold_trains_nothing(tmp_path: Path) -> None:
 
 
 def test_next_item_carries_suggestion_context_and_position(store, registry: Path) -> None:
-    item = ws.next_item(store, "ann-item", strategy="document", registry=registry)
+    item = session.next_item(Workspace.of(store, registry), "ann-item", strategy="document")
     assert item.model_version == active_version(registry=registry)
     assert set(item.scores) == set(LABELS) and set(item.thresholds) == set(LABELS)
     assert item.suggested == tuple(x for x in LABELS if item.scores[x] >= item.thresholds[x])
@@ -125,16 +122,16 @@ def test_next_item_carries_suggestion_context_and_position(store, registry: Path
 
 
 def test_blind_mode_hides_the_suggestion_and_records_none(store, registry: Path) -> None:
-    item = ws.next_item(store, "ann-blind", strategy="random", blind=True, registry=registry, seed=1)
+    item = session.next_item(Workspace.of(store, registry), "ann-blind", strategy="random", blind=True, seed=1)
     assert (item.model_version, item.scores, item.suggested, item.spans) == (None, {}, (), ())
-    ws.save_answer(store, item, annotator="ann-blind", labels=["enforcement"])
+    session.save_answer(Workspace.of(store, registry), item, annotator="ann-blind", labels=["enforcement"])
     answer = annotations_for(store, item.paragraph_id)[-1]
     assert (answer.model_version, answer.scores, answer.labels) == (None, None, ("enforcement",))
 
 
 def test_save_answer_records_labels_model_version_and_shown_scores(store, registry: Path) -> None:
-    item = ws.next_item(store, "ann-save", strategy="document", registry=registry)
-    row = ws.save_answer(store, item, annotator="ann-save", labels=["border_patrol", "enforcement"], note="ok")
+    item = session.next_item(Workspace.of(store, registry), "ann-save", strategy="document")
+    row = session.save_answer(Workspace.of(store, registry), item, annotator="ann-save", labels=["border_patrol", "enforcement"], note="ok")
     answer = annotations_for(store, item.paragraph_id)[-1]
     assert answer.id == row
     assert (answer.annotator, answer.answer, answer.labels, answer.note) == (
@@ -148,55 +145,55 @@ def test_save_answer_records_labels_model_version_and_shown_scores(store, regist
 ])
 def test_save_answer_kinds(store, registry: Path, kind: str, stored: str, labels: tuple[str, ...]) -> None:
     name = f"ann-{kind}"
-    item = ws.next_item(store, name, strategy="document", registry=registry)
-    ws.save_answer(store, item, annotator=name, labels=["enforcement"], answer=kind)
+    item = session.next_item(Workspace.of(store, registry), name, strategy="document")
+    session.save_answer(Workspace.of(store, registry), item, annotator=name, labels=["enforcement"], answer=kind)
     answer = annotations_for(store, item.paragraph_id)[-1]
     assert (answer.answer, answer.labels) == (stored, ("enforcement",) if kind != "none" else labels)
 
 
 def test_save_answer_refuses_an_unknown_kind(store, registry: Path) -> None:
-    item = ws.next_item(store, "ann-bad", strategy="document", registry=registry)
+    item = session.next_item(Workspace.of(store, registry), "ann-bad", strategy="document")
     with pytest.raises(LabelDataError, match=r"answer is 'maybe'; expected one of accept, none, skip, flag"):
-        ws.save_answer(store, item, annotator="ann-bad", answer="maybe")
+        session.save_answer(Workspace.of(store, registry), item, annotator="ann-bad", answer="maybe")
 
 
 def test_go_back_reopens_earlier_answers_and_appends_a_new_row(store, registry: Path) -> None:
-    assert ws.go_back(store, "ann-back", registry=registry) is None
-    first = ws.next_item(store, "ann-back", strategy="document", registry=registry)
-    ws.save_answer(store, first, annotator="ann-back", labels=["enforcement"])
-    second = ws.next_item(store, "ann-back", strategy="document", registry=registry)
-    ws.save_answer(store, second, annotator="ann-back", answer="skip")
-    back = ws.go_back(store, "ann-back", registry=registry)
+    assert session.go_back(Workspace.of(store, registry), "ann-back") is None
+    first = session.next_item(Workspace.of(store, registry), "ann-back", strategy="document")
+    session.save_answer(Workspace.of(store, registry), first, annotator="ann-back", labels=["enforcement"])
+    second = session.next_item(Workspace.of(store, registry), "ann-back", strategy="document")
+    session.save_answer(Workspace.of(store, registry), second, annotator="ann-back", answer="skip")
+    back = session.go_back(Workspace.of(store, registry), "ann-back")
     assert back.paragraph_id == second.paragraph_id and back.previous_answer["answer"] == "skip"
-    back2 = ws.go_back(store, "ann-back", steps=2, registry=registry)
+    back2 = session.go_back(Workspace.of(store, registry), "ann-back", steps=2)
     assert back2.paragraph_id == first.paragraph_id and back2.prefill == ("enforcement",)
-    ws.save_answer(store, back2, annotator="ann-back", labels=["port_inspection"])
+    session.save_answer(Workspace.of(store, registry), back2, annotator="ann-back", labels=["port_inspection"])
     rows = [a for a in annotations_for(store, first.paragraph_id) if a.annotator == "ann-back"]
     assert [a.labels for a in rows] == [("enforcement",), ("port_inspection",)]
-    assert ws.go_back(store, "ann-back", steps=3, registry=registry) is None
+    assert session.go_back(Workspace.of(store, registry), "ann-back", steps=3) is None
 
 
 def test_two_annotators_never_get_the_same_paragraph_without_overlap(store, registry: Path) -> None:
-    a = ws.next_item(store, "ann-a", registry=registry, seed=3)
-    b = ws.next_item(store, "ann-b", registry=registry, seed=3)
+    a = session.next_item(Workspace.of(store, registry), "ann-a", seed=3)
+    b = session.next_item(Workspace.of(store, registry), "ann-b", seed=3)
     assert a.paragraph_id != b.paragraph_id
 
 
 def test_keyword_strategy_finds_a_labels_terms(store, registry: Path) -> None:
-    item = ws.next_item(store, "ann-kw", strategy="keyword", label="international_cooperation", registry=registry)
+    item = session.next_item(Workspace.of(store, registry), "ann-kw", strategy="keyword", label="international_cooperation")
     assert "matching the terms of 'international_cooperation'" in item.reason
     with pytest.raises(LabelDataError, match="the keyword strategy needs a label"):
-        ws.next_item(store, "ann-kw2", strategy="keyword", registry=registry)
+        session.next_item(Workspace.of(store, registry), "ann-kw2", strategy="keyword")
 
 
 def test_exhausted_pool_raises(tmp_path: Path) -> None:
     db, registry, _ = make_workspace(tmp_path, seeds_dir=tmp_path / "no-seeds")
     with open_store(db) as store, pytest.raises(EmptyPoolError, match="no paragraph left for annotator 'x'"):
-        ws.next_item(store, "x", registry=registry)  # every paragraph is gold
+        session.next_item(Workspace.of(store, registry), "x")  # every paragraph is gold
 
 
 def test_queue_preview_is_most_uncertain_first(store, registry: Path) -> None:
-    preview = ws.queue_preview(store, "ann-preview", n=5, registry=registry)
+    preview = session.queue_preview(Workspace.of(store, registry), "ann-preview", n=5)
     assert len(preview) == 5
     assert [p["uncertainty"] for p in preview] == sorted(p["uncertainty"] for p in preview)
 
@@ -206,49 +203,49 @@ def test_queue_preview_is_most_uncertain_first(store, registry: Path) -> None:
 
 def _two_answers(store, registry: Path, first: list[str], second: list[str]) -> str:
     # Without overlap the queue only offers paragraphs nobody accepted yet (skips do not count).
-    item = ws.next_item(store, "rev-a", strategy="document", registry=registry)
-    ws.save_answer(store, item, annotator="rev-a", labels=first)
-    ws.save_answer(store, item, annotator="rev-b", labels=second)  # a second annotator on the same paragraph
+    item = session.next_item(Workspace.of(store, registry), "rev-a", strategy="document")
+    session.save_answer(Workspace.of(store, registry), item, annotator="rev-a", labels=first)
+    session.save_answer(Workspace.of(store, registry), item, annotator="rev-b", labels=second)  # a second annotator on the same paragraph
     return item.paragraph_id
 
 
 def test_review_disagreement_side_by_side_and_adjudication(store, registry: Path) -> None:
     pid = _two_answers(store, registry, ["enforcement"], ["enforcement", "port_inspection"])
-    queues = ws.review_queues(store, registry=registry)
+    queues = review.review_queues(Workspace.of(store, registry))
     item = next(i for i in queues["disagreements"] if i["paragraph_id"] == pid)
     assert item["differing_labels"] == ["port_inspection"] and item["status"] == "disputed"
-    detail = ws.paragraph_review(store, pid, registry=registry)
+    detail = review.paragraph_review(Workspace.of(store, registry), pid)
     answers = {a["annotator"]: a["labels"] for a in detail["answers"] if a["answer"] == "accept"}
     assert answers == {"rev-a": ["enforcement"], "rev-b": ["enforcement", "port_inspection"]}
     assert set(detail["scores"]) == set(LABELS) and detail["gold"] is None
-    table = {row["paragraph_id"]: row for row in ws.answers_table(store)}
+    table = {row["paragraph_id"]: row for row in review.answers_table(Workspace.of(store, registry))}
     assert (table[pid]["rev-a"], table[pid]["rev-b"]) == ("enforcement", "enforcement, port_inspection")
 
-    ws.adjudicate(store, pid, ["port_inspection", "enforcement"], reviewer="lead", note="both described")
+    review.adjudicate(Workspace.of(store, registry), pid, ["port_inspection", "enforcement"], reviewer="lead", note="both described")
     gold = latest_gold(store, [pid])[pid]
     assert (gold.labels, gold.reviewer, gold.source, gold.note) == (
         ("enforcement", "port_inspection"), "lead", "review", "both described")
-    assert pid not in {i["paragraph_id"] for i in ws.review_queues(store, registry=registry)["disagreements"]}
-    assert ws.paragraph_review(store, pid, registry=registry)["current"]["status"] == "gold"
+    assert pid not in {i["paragraph_id"] for i in review.review_queues(Workspace.of(store, registry))["disagreements"]}
+    assert review.paragraph_review(Workspace.of(store, registry), pid)["current"]["status"] == "gold"
 
 
 def test_flagged_queue_and_agreement_report(store, registry: Path) -> None:
-    item = ws.next_item(store, "rev-flag", strategy="document", registry=registry)
-    ws.save_answer(store, item, annotator="rev-flag", answer="flag", note="unclear scope")
-    flagged = {i["paragraph_id"]: i for i in ws.review_queues(store, registry=registry)["flagged"]}
+    item = session.next_item(Workspace.of(store, registry), "rev-flag", strategy="document")
+    session.save_answer(Workspace.of(store, registry), item, annotator="rev-flag", answer="flag", note="unclear scope")
+    flagged = {i["paragraph_id"]: i for i in review.review_queues(Workspace.of(store, registry))["flagged"]}
     assert flagged[item.paragraph_id]["flags"][0]["note"] == "unclear scope"
     _two_answers(store, registry, ["border_patrol"], ["border_patrol"])
-    report = ws.agreement(store)
+    report = review.agreement(Workspace.of(store, registry))
     assert report["paragraphs"] >= 1 and set(report["labels"]) == set(LABELS)
 
 
 def test_model_vs_gold_lists_confident_contradictions(store, registry: Path) -> None:
     # The model learnt these gold rows, so flip one to make the model contradict it.
     row = next(r for r in small_gold() if r.source == "seed" and r.labels)
-    ws.adjudicate(store, row.id, [], reviewer="lead", note="deliberately wrong")
-    errors = ws.review_queues(store, registry=registry, margin=0.2)["model_vs_gold"]
+    review.adjudicate(Workspace.of(store, registry), row.id, [], reviewer="lead", note="deliberately wrong")
+    errors = review.review_queues(Workspace.of(store, registry), margin=0.2)["model_vs_gold"]
     assert any(e["paragraph_id"] == row.id and e["gold_has_label"] is False for e in errors)
-    ws.adjudicate(store, row.id, list(row.labels), reviewer="lead", note="restored")
+    review.adjudicate(Workspace.of(store, registry), row.id, list(row.labels), reviewer="lead", note="restored")
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -259,34 +256,34 @@ def test_retrain_compare_promote_rollback_discard(tmp_path: Path) -> None:
     first = report["active"]
     with open_store(db) as store:
         messages: list[str] = []
-        card = ws.retrain(store, registry=registry, cv_repeats=1, progress=messages.append)
+        card = retraining.retrain(Workspace.of(store, registry), cv_repeats=1, progress=messages.append)
         candidate = card["version"]
         assert candidate != first and active_version(registry=registry) == first  # NOT activated
         assert any(m.startswith("cross-validating") for m in messages)
         assert candidate in {m["version"] for m in list_model_versions(store)}
 
-        comparison = ws.compare(candidate, registry=registry)
+        comparison = retraining.compare(Workspace.of(store, registry), candidate)
         assert [r["metric"] for r in comparison["rows"]] == [*LABELS, "macro_f1", "micro_f1"]
         assert all(0.0 <= r["candidate"] <= 1.0 for r in comparison["rows"])
         assert all(r["active"] is None for r in comparison["rows"])  # the first model had no CV
         assert comparison["sizes"]["candidate"] == card["training_data"]["size"]
 
-        promoted = ws.promote(store, candidate, registry=registry)
+        promoted = retraining.promote(Workspace.of(store, registry), candidate)
         assert promoted == {"active": candidate, "previous": first, "scored": promoted["scored"]}
-        assert promoted["scored"] == ws.progress_summary(store)["paragraphs"]
-        assert store_active_model(store)["version"] == candidate == active_version(registry=registry)
+        assert promoted["scored"] == session.progress_summary(Workspace.of(store, registry))["paragraphs"]
+        assert candidate == active_version(registry=registry)
 
         with pytest.raises(ModelError, match="is the active model; promote or roll back to another version first"):
-            ws.discard(store, candidate, registry=registry)
-        ws.rollback(store, first, registry=registry)
+            retraining.discard(Workspace.of(store, registry), candidate)
+        retraining.rollback(Workspace.of(store, registry), first)
         assert active_version(registry=registry) == first
         with pytest.raises(ModelError, match="is already the active model"):
-            ws.rollback(store, first, registry=registry)
+            retraining.rollback(Workspace.of(store, registry), first)
 
-        assert ws.discard(store, candidate, registry=registry)["discarded"] == candidate
+        assert retraining.discard(Workspace.of(store, registry), candidate)["discarded"] == candidate
         assert not (registry / candidate).exists()
         assert read_scores(store, candidate) == {}
-        versions = {v["version"]: v for v in ws.history(store, registry=registry)}
+        versions = {v["version"]: v for v in retraining.history(Workspace.of(store, registry))}
         assert versions[candidate]["available"] is False and versions[first]["active"] is True
         assert list(versions) == sorted(versions, reverse=True)
 
@@ -294,23 +291,23 @@ def test_retrain_compare_promote_rollback_discard(tmp_path: Path) -> None:
 def test_retrain_refuses_too_little_gold(tmp_path: Path) -> None:
     with open_store(tmp_path / "s.sqlite") as store:
         with pytest.raises(ModelError, match=r"only 0 labelled paragraphs in .*; label or import at least 20"):
-            ws.retrain(store, registry=tmp_path / "m")
+            retraining.retrain(Workspace.of(store, tmp_path / "m"))
 
 
 def test_retrain_with_cv_needs_enough_document_groups(tmp_path: Path) -> None:
     rows = [r for r in load_labelled() if r.doc in ("001_4fc425b8d83a2046", "003_068763a167a86ed9")]  # linked: 1 group
     with open_store(tmp_path / "s.sqlite") as store:
-        ws.bootstrap(store.path, registry=tmp_path / "m", gold=rows, cv_repeats=0, seeds_dir=tmp_path / "none")
+        bootstrap(store.path, registry=tmp_path / "m", gold=rows, cv_repeats=0, seeds_dir=tmp_path / "none")
         with pytest.raises(ModelError, match=r"the 49 labelled paragraphs come from 1 document group\(s\), too few "
                                              r"for 5-fold grouped cross-validation; retrain with 0 CV repeats"):
-            ws.retrain(store, registry=tmp_path / "m", cv_repeats=1)
-        assert ws.retrain(store, registry=tmp_path / "m", cv_repeats=0)["cv"] is None
+            retraining.retrain(Workspace.of(store, tmp_path / "m"), cv_repeats=1)
+        assert retraining.retrain(Workspace.of(store, tmp_path / "m"), cv_repeats=0)["cv"] is None
 
 
 def test_discard_refuses_paths_outside_the_registry(store, registry: Path, tmp_path: Path) -> None:
     for outside in (str(tmp_path), "../elsewhere", ".staging-x"):
         with pytest.raises(ModelError, match="is not a model version of the registry"):
-            ws.discard(store, outside, registry=registry)
+            retraining.discard(Workspace.of(store, registry), outside)
 
 
 # -- documents -------------------------------------------------------------------------------
@@ -324,13 +321,13 @@ NOTE = (
 
 
 def test_upload_segments_stores_and_classifies(store, registry: Path) -> None:
-    result = ws.upload(store, "notice.txt", NOTE.encode("utf-8"), registry=registry)
+    result = corpus.upload(Workspace.of(store, registry), "notice.txt", NOTE.encode("utf-8"))
     assert result["docs"] == ["notice"] and result["paragraphs"] == 3 and result["scored"] == 3
     assert result["title"] == "边检机关加强口岸查缉"
-    assert "notice" in {d["doc"] for d in ws.documents(store)}
-    records = ws.predictions(store, ["notice"], registry=registry)
+    assert "notice" in {d["doc"] for d in corpus.documents(Workspace.of(store, registry))}
+    records = corpus.predictions(Workspace.of(store, registry), ["notice"])
     assert [r["index"] for r in records] == [0, 1, 2]
-    data = ws.profiles(store, ["notice"], registry=registry)
+    data = corpus.profiles(Workspace.of(store, registry), ["notice"])
     entry = data["documents"]["notice"]
     assert entry["n"] == 3 and set(entry["shares"]) == {*LABELS, "none"}
     for measure, share in entry["shares"].items():
@@ -345,7 +342,7 @@ def test_upload_jsonl_keeps_good_lines_and_reports_bad_ones(store, registry: Pat
         + "{not json}\n"
         + json.dumps({"text": "Officers inspected travellers at the port of entry.", "doc": "jl", "index": 1}) + "\n"
     ).encode("utf-8")
-    result = ws.upload(store, "batch.jsonl", data, registry=registry)
+    result = corpus.upload(Workspace.of(store, registry), "batch.jsonl", data)
     assert result["docs"] == ["jl"] and result["paragraphs"] == 2
     assert result["skipped"] == ["batch.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes "
                                  "at column 2); fix or delete the line"]
@@ -362,34 +359,34 @@ def test_upload_jsonl_keeps_good_lines_and_reports_bad_ones(store, registry: Pat
 def test_upload_refuses_bad_files_with_a_clear_message(store, registry: Path, name: str, data: bytes,
                                                        message: str) -> None:
     with pytest.raises(InputError) as caught:
-        ws.upload(store, name, data, registry=registry, max_bytes=1024)
+        corpus.upload(Workspace.of(store, registry), name, data, max_bytes=1024)
     assert str(caught.value).startswith(message)
 
 
 def test_download_csv_and_jsonl(store, registry: Path) -> None:
-    ws.upload(store, "dl.txt", NOTE.encode("utf-8"), registry=registry)
-    rows = list(csv.DictReader(io.StringIO(ws.download(store, ["dl"], "csv", registry=registry))))
+    corpus.upload(Workspace.of(store, registry), "dl.txt", NOTE.encode("utf-8"))
+    rows = list(csv.DictReader(io.StringIO(corpus.download(Workspace.of(store, registry), ["dl"], "csv"))))
     assert [r["index"] for r in rows] == ["0", "1", "2"]
     assert set(rows[0]) == {"id", "doc", "index", "lang", "labels", "text", *(f"score_{x}" for x in LABELS)}
-    records = [json.loads(line) for line in ws.download(store, ["dl"], "jsonl", registry=registry).splitlines()]
+    records = [json.loads(line) for line in corpus.download(Workspace.of(store, registry), ["dl"], "jsonl").splitlines()]
     assert [r["text"] for r in records] == [r["text"] for r in rows]
     with pytest.raises(InputError, match="unknown download format 'xml'; use one of csv, jsonl"):
-        ws.download(store, ["dl"], "xml", registry=registry)
+        corpus.download(Workspace.of(store, registry), ["dl"], "xml")
 
 
 def test_ingest_path_reads_files_from_disk(store, registry: Path, tmp_path: Path) -> None:
     path = tmp_path / "disk_note.md"
     path.write_text(NOTE, encoding="utf-8")
-    assert ws.ingest_path(store, path, registry=registry)["docs"] == ["disk_note"]
+    assert corpus.ingest_path(Workspace.of(store, registry), path)["docs"] == ["disk_note"]
     with pytest.raises(InputError, match="is a directory"):
-        ws.ingest_path(store, tmp_path, registry=registry)
+        corpus.ingest_path(Workspace.of(store, registry), tmp_path)
 
 
 # -- codebook and highlighting ---------------------------------------------------------------
 
 
 def test_codebook_has_both_languages_and_gold_examples(store) -> None:
-    entries = {e["id"]: e for e in ws.codebook(store, examples=2)}
+    entries = {e["id"]: e for e in codebook_view.codebook(store, examples=2)}
     assert list(entries) == [*LABELS, "none"]
     for label in LABELS:
         entry = entries[label]
@@ -403,7 +400,7 @@ def test_codebook_has_both_languages_and_gold_examples(store) -> None:
 def test_highlight_html_escapes_the_text_and_marks_only_escaped_spans() -> None:
     text = 'Border <script>alert("x")</script> & port <b>inspection</b>'
     start = text.index("port")
-    out = ws.highlight_html(text, [(start, start + 4, "port_inspection", 1.5), (0, 6, "border_patrol", 0.5)],
+    out = highlight.highlight_html(text, [(start, start + 4, "port_inspection", 1.5), (0, 6, "border_patrol", 0.5)],
                             labels=LABELS)
     assert "<script>" not in out and "<b>" not in out
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; " in out
@@ -414,18 +411,18 @@ def test_highlight_html_escapes_the_text_and_marks_only_escaped_spans() -> None:
 
 
 def test_highlight_html_drops_overlapping_and_out_of_range_spans() -> None:
-    out = ws.highlight_html("口岸查验<i>", [(0, 2, "x", 1.0), (1, 3, "y", 1.0), (3, 99, "z", 1.0)])
+    out = highlight.highlight_html("口岸查验<i>", [(0, 2, "x", 1.0), (1, 3, "y", 1.0), (3, 99, "z", 1.0)])
     assert out == '<mark class="pmc-evidence" style="background:#e5e7eb" title="x +1.00">口岸</mark>查验&lt;i&gt;'
 
 
 def test_label_with_markup_cannot_break_out_of_the_title_attribute() -> None:
-    out = ws.highlight_html("ab", [(0, 1, '"><script>', 1.0)])
+    out = highlight.highlight_html("ab", [(0, 1, '"><script>', 1.0)])
     assert "<script>" not in out and "&quot;&gt;&lt;script&gt;" in out
 
 
 def test_data_version_changes_with_answers(store, registry: Path) -> None:
-    before = ws.data_version(store)
-    item = ws.next_item(store, "ann-token", strategy="document", registry=registry)
-    ws.save_answer(store, item, annotator="ann-token", answer="skip")
-    assert ws.data_version(store) != before
+    before = Workspace.of(store, registry).data_version()
+    item = session.next_item(Workspace.of(store, registry), "ann-token", strategy="document")
+    session.save_answer(Workspace.of(store, registry), item, annotator="ann-token", answer="skip")
+    assert Workspace.of(store, registry).data_version() != before
 

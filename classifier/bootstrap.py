@@ -1,0 +1,75 @@
+"""First start: make a store and a model registry ready for the app, idempotently.
+
+`bootstrap()` seeds an empty store (the seed documents, `labels/gold.jsonl`), trains a first
+model when the registry has none, logs the registry's versions in the store and fills the
+score cache the active-learning queue reads. Once done it takes a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import store as db
+from .labels.gold import LabelledParagraph, default_gold_path, default_seeds_dir, load_labelled
+from .retraining import MIN_TRAINING_ROWS
+from .text.reader import read_document
+from .text.segmenter import segment
+from .training import train
+from .workspace import Progress, Workspace, say
+
+__all__ = ["bootstrap"]
+
+
+def bootstrap(
+    db_path: str | Path | None = None,
+    *,
+    registry: Path | str | None = None,
+    progress: Progress = None,
+    gold: str | Path | Sequence[LabelledParagraph] | None = None,
+    seeds_dir: str | Path | None = None,
+    cv_repeats: int = 1,
+    score: bool = True,
+) -> dict[str, Any]:
+    """Make a store and registry ready for the app; idempotent, and fast once done.
+
+    On an empty store: ingest every `seeds/*.txt` and import the gold file (`gold`: a path or
+    rows, default `labels/gold.jsonl`). When the registry has no active model: train one on the
+    store's gold rows (`cv_repeats` of grouped CV for its card) and activate it. Always: log the
+    registry's versions in the store and score the paragraphs the active model has not scored.
+    Returns what was done: `db`, `registry`, `seeded`, `documents`, `gold`, `trained`,
+    `active`, `scored`.
+    """
+    tell = say(progress)
+    with Workspace.open(db_path, registry=registry) as ws:
+        store, root = ws.store, ws.registry
+        report: dict[str, Any] = {
+            "db": str(store.path), "registry": str(root), "seeded": False, "documents": 0, "gold": None,
+            "trained": None, "active": None, "scored": 0,
+        }
+        if db.is_empty(store):
+            folder = Path(seeds_dir or default_seeds_dir())
+            paths = sorted(folder.glob("*.txt"))
+            tell(f"first start: ingesting {len(paths)} seed documents from {folder}")
+            for path in paths:
+                document = read_document(path)
+                db.ingest_document(store, document, segment(document))
+            rows = list(gold) if isinstance(gold, Sequence) and not isinstance(gold, str) else load_labelled(
+                gold or default_gold_path(), taxonomy=store.taxonomy
+            )
+            tell(f"importing {len(rows)} gold labels")
+            report["gold"] = db.import_gold(store, rows)
+            report["seeded"], report["documents"] = True, len(paths)
+        if ws.active_version is None:
+            rows = db.gold_rows(store)
+            if len(rows) >= MIN_TRAINING_ROWS:
+                tell(f"no active model in {root}: training one on {len(rows)} labelled paragraphs")
+                result = train(rows, taxonomy=store.taxonomy, cv_repeats=cv_repeats, registry=root, progress=tell)
+                report["trained"] = result.path.name if result.path else None
+            else:
+                tell(f"no active model and only {len(rows)} labelled paragraphs: label some, then retrain")
+        report["active"] = ws.sync_models()["active"]
+        if score and report["active"]:
+            report["scored"] = ws.score_store(progress=tell)
+    return report

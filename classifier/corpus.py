@@ -1,0 +1,178 @@
+"""The corpus: documents in the store, as the Documents page and `pmc ingest` use them.
+
+`upload()`/`ingest_path()` read a file (txt, md, html, docx, pdf, or JSONL paragraphs), segment
+it (`text.segmenter`), store the paragraphs and score them with the active model;
+`documents()` lists what is stored; `predictions()`, `profiles()` and `download()` give the
+active model's records per document (the `pmc classify` record format), the share of
+paragraphs per measure with the paragraphs behind each bar, and CSV/JSONL downloads.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import store as db
+from .classify import paragraph_from_record, profile, records_to_string
+from .errors import InputError, ModelError
+from .scoring.decision import labels_from_scores
+from .text.paragraph import Paragraph, paragraph_id
+from .text.reader import DEFAULT_MAX_BYTES, RecordError, iter_jsonl, read_document_bytes
+from .text.segmenter import segment
+from .workspace import Workspace
+
+__all__ = ["UPLOAD_SUFFIXES", "DEFAULT_UPLOAD_BYTES", "DOWNLOAD_FORMATS", "documents", "upload", "ingest_path",
+           "predictions", "profiles", "download"]
+
+UPLOAD_SUFFIXES = (".txt", ".md", ".text", ".html", ".htm", ".docx", ".pdf", ".jsonl")
+DEFAULT_UPLOAD_BYTES = DEFAULT_MAX_BYTES
+DOWNLOAD_FORMATS = ("csv", "jsonl")
+
+
+def documents(ws: Workspace, *, include_codebook: bool = False) -> list[dict[str, Any]]:
+    """Stored documents in the order they were added: `doc`, `title`, `paragraphs`, `format`."""
+    rows = db.list_documents(ws.store)
+    return [
+        {"doc": doc, "title": title or first_title or "", "format": fmt, "added_at": added, "paragraphs": n}
+        for doc, title, fmt, added, n, first_title in rows
+        if include_codebook or not doc.startswith("codebook/")
+    ]
+
+
+def _check_upload(name: str, data: bytes, max_bytes: int) -> str:
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise InputError(
+            f"{name}: unsupported file type {suffix or '(none)'!r}; upload one of "
+            f"{', '.join(UPLOAD_SUFFIXES)}"
+        )
+    if not data:
+        raise InputError(f"{name}: the file is empty; upload a document with text in it")
+    if len(data) > max_bytes:
+        raise InputError(
+            f"{name}: file is {_size(len(data))}, over the {_size(max_bytes)} upload limit; split it, "
+            f"or convert it to JSONL paragraphs"
+        )
+    return suffix
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MB" if n >= 1_048_576 else f"{n / 1024:.1f} KB"
+
+
+def _jsonl_paragraphs(data: bytes, name: str) -> tuple[list[Paragraph], list[str]]:
+    paragraphs, skipped = [], []
+    for entry in iter_jsonl(io.BytesIO(data), source=name):
+        if isinstance(entry, RecordError):
+            skipped.append(str(entry))
+            continue
+        line, record = entry
+        p = paragraph_from_record(record, source=name, line=line)
+        # The store keys paragraphs by the hash of their text, whatever id the file used.
+        paragraphs.append(Paragraph(id=paragraph_id(p.text), doc=p.doc, index=p.index, text=p.text, lang=p.lang,
+                                    title=str(record.get("title") or "")))
+    return paragraphs, skipped
+
+
+def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:
+    """Read an uploaded file (txt, md, html, docx, pdf, or JSONL paragraphs), segment it, store
+    it and classify its paragraphs with the active model (scores go to the queue's cache).
+
+    Raises `InputError` for an unsupported, empty, oversized, binary or undecodable file, or one
+    with no paragraphs. Returns `{"docs", "title", "paragraphs", "new", "existing", "scored",
+    "skipped"}` (`skipped`: bad JSONL lines, each with file and line).
+    """
+    suffix = _check_upload(name, data, max_bytes)
+    skipped: list[str] = []
+    if suffix == ".jsonl":
+        paragraphs, skipped = _jsonl_paragraphs(data, name)
+        if not paragraphs:
+            first = f" (first problem: {skipped[0]})" if skipped else ""
+            raise InputError(f"{name}: no usable JSONL records{first}; each line needs a JSON object with 'text'")
+        result = db.ingest_paragraphs(ws.store, paragraphs)
+        docs, title = list(dict.fromkeys(p.doc for p in paragraphs)), paragraphs[0].title
+    else:
+        document = read_document_bytes(data, name=name, max_bytes=max_bytes)
+        paragraphs = segment(document)
+        if not paragraphs:
+            raise InputError(f"{name}: no paragraphs found (the file has no text); check that it is the right file")
+        result = db.ingest_document(ws.store, document, paragraphs)
+        docs, title = [document.id], document.title or paragraphs[0].title
+    saved = ws.model
+    scored = len(ws.scores([p.id for p in paragraphs], saved)) if saved else 0
+    return {"docs": docs, "title": title, "paragraphs": result["paragraphs"], "new": result["new"],
+            "existing": result["existing"], "scored": scored, "skipped": skipped}
+
+
+def ingest_path(ws: Workspace, path: str | Path, *, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:
+    """`upload()` for a file on disk (the `pmc ingest` command)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; pass the files inside it (e.g. {path}/*.txt)")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"{path}: file is {_size(size)}, over the {_size(max_bytes)} limit; split it")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
+    return upload(ws, str(path), data, max_bytes=max_bytes)
+
+
+def predictions(ws: Workspace, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The active model's records for every paragraph of the documents, in document order:
+    `id`, `doc`, `index`, `lang`, `text`, `labels`, `scores`, `title` (as `pmc classify`)."""
+    saved = ws.model
+    if saved is None:
+        raise ModelError("no active model; train one on the Model page (or `pmc train`) first")
+    rows = db.document_rows(ws.store, doc_ids)
+    scores = ws.scores([row[2] for row in rows], saved)
+    thresholds = saved.thresholds()
+    labels = saved.labels
+    records = []
+    for doc, index, pid, text, lang, title, _ in rows:
+        p = scores[pid]
+        records.append({
+            "id": pid, "doc": doc, "index": index, "lang": lang, "text": text,
+            "labels": labels_from_scores(labels, p, thresholds),
+            "scores": {label: round(float(p[label]), 4) for label in labels},
+            "title": title,
+        })
+    return records
+
+
+def profiles(ws: Workspace, doc_ids: Sequence[str]) -> dict[str, Any]:
+    """Share of paragraphs per measure per document, with the paragraphs behind each bar.
+
+    Returns `{"labels", "documents": {doc: {"title", "n", "shares": {label|"none": share},
+    "paragraphs": {label|"none": [{"index", "text", "p"}]}}}}` (`p`: the label's probability).
+    """
+    records = predictions(ws, doc_ids)
+    labels = ws.model.labels if ws.model else ws.store.taxonomy.label_ids
+    shares = profile(records, labels)
+    behind: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: {k: [] for k in (*labels, "none")})
+    titles: dict[str, str] = {}
+    for record in records:
+        titles.setdefault(record["doc"], record["title"])
+        for label in record["labels"] or ["none"]:
+            p = record["scores"].get(label) if label != "none" else max(record["scores"].values(), default=0.0)
+            behind[record["doc"]][label].append({"index": record["index"], "text": record["text"], "p": p})
+    out = {}
+    for doc in dict.fromkeys(doc_ids):
+        if doc not in shares:
+            continue
+        n = shares[doc].pop("n")
+        out[doc] = {"title": titles.get(doc, ""), "n": n, "shares": shares[doc], "paragraphs": behind[doc]}
+    return {"labels": list(labels), "documents": out}
+
+
+def download(ws: Workspace, doc_ids: Sequence[str], fmt: str) -> str:
+    """The documents' predictions as CSV or JSONL text (the `pmc classify` record format)."""
+    if fmt not in DOWNLOAD_FORMATS:
+        raise InputError(f"unknown download format {fmt!r}; use one of {', '.join(DOWNLOAD_FORMATS)}")
+    records = predictions(ws, doc_ids)
+    labels = ws.model.labels if ws.model else ws.store.taxonomy.label_ids
+    return records_to_string(records, fmt, labels)

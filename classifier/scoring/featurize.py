@@ -1,0 +1,183 @@
+"""Feature rows without scikit-learn: word n-gram TF-IDF and concept counts as CSR matrices.
+
+These functions are the single implementation of the model's features. The training-time
+transformers (`model.vectorizer.WordTfidfVectorizer`, `model.features.ConceptFeaturizer`) call
+them, and so does the serving model (`serving.ServingModel`), which therefore scores exactly like
+the fitted scikit-learn estimator while importing only numpy and scipy.sparse — a cold
+`pmc classify` does not pay scikit-learn's import time. Every function here takes text already
+folded by `text.normalize.fold`: a paragraph is folded once, before its features are computed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..text.concepts import ConceptMatcher
+
+__all__ = ["NgramIndex", "word_ngrams", "char_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows",
+           "gram_counts", "tfidf_from_counts"]
+
+_HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def word_ngrams(tokens: list[str], max_n: int) -> list[str]:
+    """Tokens followed by their 2..max_n-grams joined by spaces (scikit-learn's convention)."""
+    grams = list(tokens)
+    for n in range(2, max_n + 1):
+        if n == 2:
+            grams.extend([f"{a} {b}" for a, b in zip(tokens, tokens[1:])])
+        else:
+            grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def char_ngrams(folded: str) -> list[str]:
+    """Han character unigrams and bigrams of folded text (jieba-independent)."""
+    out: list[str] = []
+    for run in _HAN_RUN.findall(folded):
+        out.extend(run)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def l2_normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """Scale every non-empty row to unit l2 norm, in place (as sklearn.preprocessing.normalize)."""
+    if matrix.nnz:
+        squares = np.add.reduceat(matrix.data**2, matrix.indptr[:-1][np.diff(matrix.indptr) > 0])
+        norms = np.ones(matrix.shape[0])
+        norms[np.diff(matrix.indptr) > 0] = np.sqrt(squares)
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+    return matrix
+
+
+class NgramIndex:
+    """Column ids of a text's known 1..n-grams, as scikit-learn's analyzer + vocabulary would give.
+
+    For n <= 2 the bigrams are looked up by the integer pair of their unigram columns instead
+    of by a joined string: a bigram can only be in the vocabulary if both its words are (each
+    occurs in every document the bigram occurs in), so no known bigram is missed, and no
+    string is built per bigram on the hot path.
+    """
+
+    def __init__(self, vocabulary: dict[str, int], max_n: int) -> None:
+        self.vocabulary = vocabulary
+        self.max_n = max_n
+        self._width = len(vocabulary)
+        self._pairs: dict[int, int] = {}
+        if max_n == 2:
+            for gram, column in vocabulary.items():
+                first, sep, second = gram.partition(" ")
+                if sep and " " not in second and first in vocabulary and second in vocabulary:
+                    self._pairs[vocabulary[first] * self._width + vocabulary[second]] = column
+
+    def ids(self, tokens: list[str]) -> list[int]:
+        get = self.vocabulary.get
+        if self.max_n != 2:
+            return [i for i in map(get, word_ngrams(tokens, self.max_n)) if i is not None]
+        unigrams = list(map(get, tokens))
+        width, pairs = self._width, self._pairs.get
+        out = [i for i in unigrams if i is not None]
+        out += [
+            j for j in (pairs(a * width + b) for a, b in zip(unigrams, unigrams[1:]) if a is not None and b is not None)
+            if j is not None
+        ]
+        return out
+
+
+def tfidf_rows(
+    texts: Iterable[str],
+    *,
+    tokenizer: Callable[[str], list[str]],
+    index: NgramIndex,
+    idf: np.ndarray,
+) -> sp.csr_matrix:
+    """Sublinear-tf x smooth-idf rows, l2-normalised, over the known n-grams of each text."""
+    ids = index.ids
+    indices: list[int] = []
+    indptr = [0]
+    for text in texts:
+        indices.extend(ids(tokenizer(text)))
+        indptr.append(len(indices))
+    matrix = sp.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, len(index.vocabulary)),
+    )
+    matrix.sum_duplicates()
+    np.log(matrix.data, out=matrix.data)
+    matrix.data += 1.0
+    matrix.data *= idf[matrix.indices]
+    return l2_normalize_rows(matrix)
+
+
+def concept_rows(
+    folded_texts: Iterable[str],
+    *,
+    matcher: ConceptMatcher,
+    concept_category: np.ndarray,
+    n_categories: int,
+    weight: float,
+    binary: bool,
+) -> sp.csr_matrix:
+    """Per folded text: one column per concept, then one per category (any of its concepts).
+
+    A present column is `weight` when `binary`, else `weight * log1p(count)`.
+    """
+    n_concepts = len(matcher.keys)
+    indices: list[int] = []
+    indptr = [0]
+    for folded in folded_texts:
+        found = matcher.concept_ids(folded)
+        if n_categories and found:
+            found = found + [n_concepts + int(concept_category[i]) for i in found]
+        indices.extend(found)
+        indptr.append(len(indices))
+    matrix = sp.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, n_concepts + n_categories),
+    )
+    matrix.sum_duplicates()
+    if binary:
+        matrix.data[:] = 1.0
+    else:
+        np.log1p(matrix.data, out=matrix.data)
+    matrix.data *= weight
+    return matrix
+
+
+def gram_counts(texts: Iterable[str], analyzer: Callable[[str], list[str]]) -> sp.csr_matrix:
+    """Raw n-gram counts of every text over the vocabulary of all of them (column order arbitrary).
+
+    Computed once, these counts give any training fold's TF-IDF features without tokenising
+    again (`tfidf_from_counts`): the vocabulary and idf of a fold depend only on which rows
+    are in it.
+    """
+    vocabulary: dict[str, int] = {}
+    add = vocabulary.setdefault
+    indices: list[int] = []
+    indptr = [0]
+    for text in texts:
+        indices.extend([add(gram, len(vocabulary)) for gram in analyzer(text)])
+        indptr.append(len(indices))
+    matrix = sp.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, max(len(vocabulary), 1)),
+    )
+    matrix.sum_duplicates()
+    return matrix
+
+
+def tfidf_from_counts(counts: sp.csr_matrix, train: np.ndarray, rows: np.ndarray, *, min_df: int) -> sp.csr_matrix:
+    """The TF-IDF rows `rows` would get from a vectorizer fitted on the rows `train` only."""
+    fitted = counts[train]
+    df = np.bincount(fitted.indices, minlength=counts.shape[1])
+    keep = np.flatnonzero(df >= min_df)
+    idf = np.log((1 + len(train)) / (1 + df[keep])) + 1.0
+    matrix = counts[rows][:, keep].tocsr()
+    np.log(matrix.data, out=matrix.data)
+    matrix.data += 1.0
+    matrix.data *= idf[matrix.indices]
+    return l2_normalize_rows(matrix)

@@ -1,0 +1,45 @@
+"""Floor 3 — the annotation store: the only code that speaks SQL.
+
+One database (`--db`, else `PMC_DB`, else `data/pmc.sqlite`) holds the documents and their
+paragraphs (content-hash ids: the same text is stored once however many documents contain it),
+every annotator answer, every gold adjudication, a log of the model versions seen, cached model
+scores and the short-lived claims that keep two annotators off the same paragraph. Answers and
+gold decisions are append-only (triggers refuse UPDATE and DELETE); the current label of a
+paragraph is derived from them, never stored (`records.derive`).
+
+Modules, one table family each: `connection` (opening, transactions, errors: where the dialect
+lives), `schema` (migrations), `records` (what is returned, and the derivation rule),
+`documents`, `answers`, `gold`, `current` (derived labels, progress), `pool` (what an annotator
+may be given, claims), `models` (versions seen, score cache). Writes are short `BEGIN
+IMMEDIATE` transactions, one per answer, so several processes can write at once (WAL) and a
+killed process loses nothing it saved. A `Store` can be shared between threads: calls are
+serialised by a lock. May import `text`, `labels`, `errors`, `paths`.
+"""
+
+from __future__ import annotations
+
+from .answers import answer_count, annotations_for, answers_by, history, last_answer, latest_answers, record_answer
+from .connection import Store, open_store
+from .current import current_labels, data_version, progress
+from .documents import (
+    document_rows, document_window, get_paragraph, get_paragraphs, ingest_document, ingest_paragraphs, is_empty,
+    list_documents, positions_of,
+)
+from .gold import export_gold, gold_rows, import_gold, latest_gold, set_gold
+from .models import clear_scores, list_model_versions, read_scores, register_model, unscored_paragraphs, write_scores
+from .pool import (
+    DEFAULT_CLAIM_SECONDS, PoolView, active_claims, claim_paragraph, pool_count, pool_filter, pool_ids, release_claims,
+)
+from .records import ANSWERS, STATUSES, Answer, CurrentLabel, GoldDecision, Pool, derive
+from .schema import SCHEMA_VERSION
+
+__all__ = [
+    "ANSWERS", "STATUSES", "SCHEMA_VERSION", "DEFAULT_CLAIM_SECONDS",
+    "Store", "Answer", "GoldDecision", "CurrentLabel", "Pool", "PoolView", "derive",
+    "open_store", "is_empty", "document_rows", "document_window", "list_documents", "unscored_paragraphs",
+    "data_version", "ingest_document", "ingest_paragraphs", "get_paragraph", "get_paragraphs", "positions_of",
+    "record_answer", "last_answer", "answers_by", "annotations_for", "history", "latest_answers",
+    "set_gold", "latest_gold", "import_gold", "export_gold", "gold_rows", "current_labels", "progress",
+    "register_model", "list_model_versions", "write_scores", "read_scores", "clear_scores",
+    "pool_count", "pool_ids", "pool_filter", "claim_paragraph", "release_claims", "active_claims", "answer_count",
+]

@@ -1,0 +1,140 @@
+"""Annotator answers: append-only rows, each with who, when, what and the suggestion shown.
+
+Answering again appends a new row (the Back button): the latest answer of each annotator is
+the one that counts. Nothing here updates or deletes an answer (triggers refuse it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import LabelDataError
+from .connection import Store, _json, _now, _read, _select_for_ids, _write
+from .documents import _require_paragraph
+from .records import (
+    _ANSWER_COLUMNS, _GOLD_COLUMNS, ANSWERS, Answer, GoldDecision, _answer, _check_name, _gold, _labels,
+)
+
+__all__ = ["record_answer", "answers_by", "last_answer", "annotations_for", "history", "latest_answers",
+           "answer_count"]
+
+
+def record_answer(
+    store: Store,
+    paragraph_id: str,
+    *,
+    annotator: str,
+    answer: str,
+    labels: Sequence[str],
+    model_version: str | None = None,
+    scores: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> int:
+    """Append one answer (committed before returning) and release the annotator's claim on it.
+
+    `answer` is `accept` (the labels, [] meaning none of them), `skip` or `flag`; labels given
+    with a skip or flag are kept but do not count. `model_version` and `scores` record the
+    suggestion that was shown. Returns the new row id. Answering again appends a new row (the
+    Back button): the latest answer of each annotator is the one that counts.
+    """
+    annotator = _check_name(annotator, what="annotator")
+    if answer not in ANSWERS:
+        raise LabelDataError(
+            f"answer kind is {answer!r}; expected one of {', '.join(ANSWERS)}"
+        )
+    checked = _labels(store, labels, where=f"answer by {annotator!r} on paragraph {paragraph_id}")
+    scores_json = _json(dict(scores)) if scores is not None else None
+    with _write(store) as conn:
+        _require_paragraph(conn, store, paragraph_id)
+        cursor = conn.execute(
+            """INSERT INTO annotations
+                (paragraph_id, annotator, answer, labels, model_version, scores, note, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (paragraph_id, annotator, answer, _json(list(checked)), model_version, scores_json,
+             note or "", _now()),
+        )
+        conn.execute(
+            "DELETE FROM claims WHERE paragraph_id = ? AND annotator = ?", (paragraph_id, annotator)
+        )
+    return int(cursor.lastrowid)
+
+
+def answers_by(store: Store, annotator: str, *, limit: int | None = None) -> list[Answer]:
+    """The annotator's latest answer per paragraph, most recent first (the Back trail)."""
+    with _read(store) as conn:
+        rows = conn.execute(
+            f"""SELECT {_ANSWER_COLUMNS} FROM annotations WHERE id IN (
+                SELECT MAX(id) FROM annotations WHERE annotator = ? GROUP BY paragraph_id)
+            ORDER BY id DESC LIMIT ?""",
+            (annotator, -1 if limit is None else limit),
+        ).fetchall()
+    return [_answer(row) for row in rows]
+
+
+def last_answer(store: Store, annotator: str) -> Answer | None:
+    """The annotator's most recent answer, to go Back and change it (None before the first)."""
+    with _read(store) as conn:
+        row = conn.execute(
+            f"SELECT {_ANSWER_COLUMNS} FROM annotations WHERE annotator = ? ORDER BY id DESC LIMIT 1",
+            (annotator,),
+        ).fetchone()
+    return _answer(row) if row else None
+
+
+def annotations_for(store: Store, paragraph_id: str) -> list[Answer]:
+    """Every answer ever given on a paragraph, oldest first."""
+    with _read(store) as conn:
+        rows = conn.execute(
+            f"SELECT {_ANSWER_COLUMNS} FROM annotations WHERE paragraph_id = ? ORDER BY id",
+            (paragraph_id,),
+        ).fetchall()
+    return [_answer(row) for row in rows]
+
+
+def history(store: Store, paragraph_id: str) -> list[Answer | GoldDecision]:
+    """Answers and gold decisions on a paragraph in the order they were made."""
+    with _read(store) as conn:
+        answers = [
+            _answer(row)
+            for row in conn.execute(
+                f"SELECT {_ANSWER_COLUMNS} FROM annotations WHERE paragraph_id = ? ORDER BY id",
+                (paragraph_id,),
+            )
+        ]
+        golds = [
+            _gold(row)
+            for row in conn.execute(
+                f"SELECT {_GOLD_COLUMNS} FROM gold WHERE paragraph_id = ? ORDER BY id", (paragraph_id,)
+            )
+        ]
+    events: list[Answer | GoldDecision] = [*answers, *golds]
+    # Stable sort: same-time events keep answers before the gold that settled them.
+    return sorted(events, key=lambda e: e.created_at)
+
+
+def latest_answers(
+    store: Store, paragraph_ids: Iterable[str] | None = None
+) -> dict[str, dict[str, Answer]]:
+    """Each annotator's latest answer per paragraph: `{paragraph_id: {annotator: Answer}}`."""
+    with _read(store) as conn:
+        return _latest_answers(conn, None if paragraph_ids is None else list(paragraph_ids))
+
+
+def _latest_answers(conn: sqlite3.Connection, ids: list[str] | None) -> dict[str, dict[str, Answer]]:
+    query = f"""SELECT {_ANSWER_COLUMNS} FROM annotations WHERE id IN (
+        SELECT MAX(id) FROM annotations {{where}} GROUP BY paragraph_id, annotator) ORDER BY id"""
+    rows = _select_for_ids(conn, query, ids)
+    out: dict[str, dict[str, Answer]] = defaultdict(dict)
+    for row in rows:
+        answer = _answer(row)
+        out[answer.paragraph_id][answer.annotator] = answer
+    return dict(out)
+
+
+def answer_count(store: Store, annotator: str) -> int:
+    """How many answers (rows) an annotator has given."""
+    with _read(store) as conn:
+        return conn.execute("SELECT COUNT(*) FROM annotations WHERE annotator = ?", (annotator,)).fetchone()[0]

@@ -1,0 +1,144 @@
+"""Codebook concepts in text: bilingual term matching with spans in the original text.
+
+Each concept of the codebook groups Chinese and English terms (口岸 / "port of entry") that
+should fire one shared feature, so what is learned in one language transfers to the other.
+`ConceptMatcher` finds them in folded text (`normalize.fold`: NFKC, Traditional to Simplified,
+lower case) with an Aho-Corasick automaton and maps matches back to character spans of the
+original text for highlighting. The lexicon itself comes from the codebook
+(`labels.taxonomy.Taxonomy.lexicon`). No scikit-learn here: the serving path imports this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from .normalize import fold, fold_with_offsets
+
+__all__ = ["Lexicon", "ConceptMatch", "ConceptMatcher"]
+
+Lexicon = tuple[tuple[str, tuple[str, ...]], ...]  # ((concept key, terms), ...)
+
+_LATIN = re.compile(r"[a-z0-9]")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class ConceptMatch:
+    """A concept term found in a text; `start`/`end` index the ORIGINAL text."""
+
+    concept: str
+    term: str
+    start: int
+    end: int
+
+
+class ConceptMatcher:
+    """Finds codebook terms in text. Built once per lexicon; safe to share across threads.
+
+    Matching runs on an Aho-Corasick automaton (pyahocorasick, C): leftmost-longest,
+    non-overlapping, linear in the text. English terms must start and end on word boundaries;
+    their last word may carry a light inflection (patrol -> patrols, patrolled) and the other
+    words a plural (ports of entry).
+    """
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self.keys = tuple(dict.fromkeys(key for key, _ in lexicon))
+        self._index = {key: i for i, key in enumerate(self.keys)}
+        self._term_concepts: dict[str, tuple[int, ...]] = {}
+        for key, terms in lexicon:
+            for term in terms:
+                norm = _SPACE.sub(" ", fold(term)).strip()
+                if norm:
+                    found = set(self._term_concepts.get(norm, ())) | {self._index[key]}
+                    self._term_concepts[norm] = tuple(sorted(found))
+
+    @cached_property
+    def _automaton(self):  # noqa: ANN202 - ahocorasick.Automaton has no type stubs
+        import ahocorasick
+
+        automaton = ahocorasick.Automaton()
+        for term in self._term_concepts:
+            latin_start, latin_end = bool(_LATIN.match(term[0])), bool(_LATIN.match(term[-1]))
+            for variant in _variants(term):
+                automaton.add_word(variant, (len(variant), term, latin_start, latin_end))
+        automaton.make_automaton()
+        return automaton
+
+    def _matches(self, text: str) -> Iterator[tuple[int, int, str]]:
+        if not self._term_concepts:
+            return
+        length = len(text)
+        # A trailing sentinel: pyahocorasick's iter_long drops a match that ends the text when
+        # it is also the prefix of a longer term ("criminal suspect" vs "criminal suspects").
+        for last, (size, term, latin_start, latin_end) in self._automaton.iter_long(text + "\x00"):
+            start, end = last - size + 1, last + 1
+            if latin_start and start and _LATIN.match(text[start - 1]):
+                continue  # inside a longer word: "port" in "support"
+            if latin_end:
+                stop = end
+                while stop < length and _LATIN.match(text[stop]):
+                    stop += 1
+                if stop > end and text[end:stop] not in _SUFFIXES:
+                    continue
+                end = stop
+            yield start, end, term
+
+    def concept_ids(self, folded: str) -> list[int]:
+        """Indices (into `keys`) of every concept hit in text folded by `normalize.fold`, with repeats."""
+        if "  " in folded or "\n" in folded or "\t" in folded:
+            folded = _SPACE.sub(" ", folded)
+        out: list[int] = []
+        for _start, _end, term in self._matches(folded):
+            out.extend(self._term_concepts[term])
+        return out
+
+    def find(self, text: str, *, folded: tuple[str, Sequence[int]] | None = None) -> list[ConceptMatch]:
+        """Every concept term in `text`, with spans in the original (un-normalised) text.
+
+        `folded`: `normalize.fold_with_offsets(text)` when the caller has it already.
+        """
+        folded_text, offsets = folded if folded is not None else fold_with_offsets(text)
+        collapsed, offsets = _collapse_spaces(folded_text, offsets)
+        matches = []
+        for start, end, term in self._matches(collapsed):
+            a, b = offsets[start], offsets[end - 1] + 1
+            for index in self._term_concepts[term]:
+                matches.append(ConceptMatch(self.keys[index], text[a:b], a, b))
+        return matches
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_automaton", None)  # rebuilt on first use after unpickling
+        return state
+
+
+_SUFFIXES = frozenset({"s", "es", "ed", "d", "ing", "ings", "led", "ling", "ly"})
+
+
+def _variants(term: str) -> list[str]:
+    """The term, plus plural forms of its non-final English words ("ports of entry")."""
+    words = term.split(" ")
+    out = [term]
+    for i, word in enumerate(words[:-1]):
+        if _LATIN.match(word[-1:]):
+            for suffix in ("s", "es"):
+                out.append(" ".join([*words[:i], word + suffix, *words[i + 1 :]]))
+    return out
+
+
+def _collapse_spaces(text: str, offsets: Sequence[int]) -> tuple[str, list[int]]:
+    """Whitespace runs as one space (as `concept_ids` matches), keeping each character's offset."""
+    chars: list[str] = []
+    kept: list[int] = []
+    for ch, offset in zip(text, offsets):
+        if ch.isspace():
+            if chars and chars[-1] == " ":
+                continue
+            ch = " "
+        chars.append(ch)
+        kept.append(offset)
+    return "".join(chars), kept

@@ -1,0 +1,327 @@
+"""Reading documents of every supported format into plain text, and JSONL paragraph files.
+
+One entry point per input kind: `read_document()` turns a `.txt`/`.md`/`.html`/`.docx`/`.pdf`
+file (or bytes with a name) into a `Document` — its id, title when the format carries one, and
+its text with paragraph breaks as blank lines — ready for the segmenter. `iter_jsonl()` streams
+a JSONL file of paragraphs line by line, yielding either a record or a `RecordError` for a bad
+line, so a caller can report and skip it without losing the rest.
+
+Text encodings are detected, never assumed: byte-order marks first, then strict UTF-8, then
+charset-normalizer restricted to the encodings these documents come in (GB18030/GBK, Big5,
+UTF-16, Windows-1252). Binary and undecodable files raise `InputError`/`DecodeError` naming
+the file and the fix.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import DecodeError, InputError
+
+__all__ = [
+    "Document",
+    "RecordError",
+    "DOCUMENT_SUFFIXES",
+    "DEFAULT_MAX_BYTES",
+    "decode_bytes",
+    "read_document",
+    "read_document_bytes",
+    "iter_jsonl",
+    "doc_id_for",
+]
+
+DOCUMENT_SUFFIXES = (".txt", ".md", ".text", ".html", ".htm", ".docx", ".pdf")
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+_MAX_JSONL_LINE = 1024 * 1024
+_CANDIDATE_ENCODINGS = ["gb18030", "big5", "utf_16", "utf_16_le", "utf_16_be", "cp1252"]
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A whole document as text: paragraphs separated by blank lines, lines by newlines."""
+
+    id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    format: str = "txt"
+    encoding: str = "utf-8"
+
+
+@dataclass(frozen=True)
+class RecordError:
+    """A JSONL line that could not be used; `message` is one line saying what and how to fix."""
+
+    source: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.message}"
+
+
+def doc_id_for(name: str) -> str:
+    """A document id from a file name: the stem (`seeds/000_ab.txt` -> `000_ab`)."""
+    return Path(name).stem or "stdin"
+
+
+def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Read one document file of any supported format."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; pass the files inside it (e.g. {path}/*.txt)")
+    _check_size(size, str(path), max_bytes)
+    return read_document_bytes(path.read_bytes(), name=str(path), max_bytes=max_bytes)
+
+
+def read_document_bytes(
+    data: bytes, *, name: str, max_bytes: int = DEFAULT_MAX_BYTES, doc_id: str | None = None
+) -> Document:
+    """Read a document from bytes; the format is chosen by `name`'s suffix (default text)."""
+    _check_size(len(data), name, max_bytes)
+    suffix = Path(name).suffix.lower()
+    doc = doc_id or doc_id_for(name)
+    if suffix in (".html", ".htm"):
+        text, encoding = decode_bytes(data, source=name)
+        title, body = _html_to_text(text, source=name)
+        return Document(doc, body, title, name, "html", encoding)
+    if suffix == ".docx":
+        title, body = _docx_to_text(data, source=name)
+        return Document(doc, body, title, name, "docx", "zip")
+    if suffix == ".pdf":
+        title, body = _pdf_to_text(data, source=name)
+        return Document(doc, body, title, name, "pdf", "pdf")
+    if suffix not in ("", ".txt", ".md", ".text"):
+        raise InputError(
+            f"{name}: unsupported file type {suffix!r}; use one of "
+            f"{', '.join(DOCUMENT_SUFFIXES)} or .jsonl"
+        )
+    text, encoding = decode_bytes(data, source=name)
+    return Document(doc, text, "", name, "md" if suffix == ".md" else "txt", encoding)
+
+
+def _check_size(size: int, name: str, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise InputError(
+            f"{name}: file is {size / 1_048_576:.1f} MB, over the {max_bytes / 1_048_576:.0f} MB "
+            f"limit for one document; split it, or convert it to JSONL paragraphs (streamed)"
+        )
+
+
+def decode_bytes(data: bytes, *, source: str) -> tuple[str, str]:
+    """Decode text bytes, detecting the encoding; returns (text, encoding name)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), encoding
+            except UnicodeDecodeError:
+                break
+    if b"\x00" in data:
+        utf16 = _try_utf16_without_bom(data)
+        if utf16 is not None:
+            return utf16
+        raise InputError(
+            f"{source}: looks like a binary file (it contains NUL bytes), not text; "
+            f"pass a .txt/.md/.html/.docx/.pdf document or a .jsonl file"
+        )
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=_CANDIDATE_ENCODINGS).best()
+    if best is None or _mostly_control(str(best)):
+        raise DecodeError(
+            f"{source}: cannot decode the text as UTF-8, GB18030/GBK, Big5, UTF-16 or "
+            f"Windows-1252; re-save it as UTF-8"
+        )
+    return str(best), best.encoding
+
+
+def _try_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 without a BOM: the NUL bytes of its ASCII characters all sit at one parity."""
+    sample = data[:65536]
+    even_zeros = sample[0::2].count(0)
+    odd_zeros = sample[1::2].count(0)
+    for encoding, zeros, other in (("utf-16-le", odd_zeros, even_zeros), ("utf-16-be", even_zeros, odd_zeros)):
+        if len(data) % 2 or zeros == 0 or other > zeros * 0.02:
+            continue
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if not _mostly_control(text, limit=0.01) and _plausible_text(text):
+            return text, encoding
+    return None
+
+
+_TEXT_CHAR = re.compile(r"[\w\s\u3000-\u303f\uff00-\uffef!-/:-@\[-`{-~\u2010-\u206f]")
+
+
+def _plausible_text(text: str) -> bool:
+    """Most characters are letters, Han, digits, spaces or punctuation (not random code units)."""
+    sample = text[:4096]
+    return bool(sample) and len(_TEXT_CHAR.findall(sample)) / len(sample) >= 0.9
+
+
+def _mostly_control(text: str, *, limit: float = 0.05) -> bool:
+    if not text:
+        return False
+    bad = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\n\r\f") or ch == "\ufffd")
+    return bad / len(text) > limit
+
+
+def _html_to_text(html: str, *, source: str) -> tuple[str, str]:
+    import trafilatura
+
+    body = trafilatura.extract(
+        html, include_comments=False, include_tables=True, favor_recall=True, with_metadata=False
+    )
+    if not body:
+        raise InputError(
+            f"{source}: no main text found in the HTML page; save the article text as .txt instead"
+        )
+    meta = trafilatura.extract_metadata(html)
+    title = (meta.title or "").strip() if meta is not None else ""
+    # trafilatura separates paragraphs by single newlines; the segmenter splits at those too.
+    return title, body
+
+
+def _docx_to_text(data: bytes, *, source: str) -> tuple[str, str]:
+    try:
+        import docx  # python-docx
+        from docx.opc.exceptions import PackageNotFoundError
+
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
+        raise InputError(f"{source}: not a readable .docx file ({exc}); re-save it from Word") from None
+    except Exception as exc:  # zipfile.BadZipFile and lxml errors have no common base
+        raise InputError(f"{source}: not a readable .docx file ({exc}); re-save it from Word") from None
+    title = (document.core_properties.title or "").strip()
+    paragraphs = [p.text.strip() for p in document.paragraphs if p.text.strip()]
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                paragraphs.append(" ".join(dict.fromkeys(cells)))
+    return title, "\n\n".join(paragraphs)
+
+
+_PDF_LINE_END = re.compile(r"[。！？；：:.!?;」”\"]\s*$")
+
+
+def _pdf_to_text(data: bytes, *, source: str) -> tuple[str, str]:
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+
+        reader = PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = str((reader.metadata or {}).get("/Title", "") or "").strip()
+    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+        raise InputError(f"{source}: not a readable PDF ({exc}); export it again as PDF or as text") from None
+    text = "\n".join(pages)
+    if not text.strip():
+        raise InputError(
+            f"{source}: the PDF has no text layer (scanned image?); run OCR first or paste the text"
+        )
+    return title, _unwrap_pdf_lines(text)
+
+
+def _unwrap_pdf_lines(text: str) -> str:
+    """Join a PDF's hard-wrapped lines back into paragraphs.
+
+    A line that does not end a sentence is continued by the next line (without a space between
+    two Han characters); a line ending with sentence punctuation, or a blank line, ends the
+    paragraph.
+    """
+    out: list[str] = []
+    current = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            if current:
+                out.append(current)
+                current = ""
+            continue
+        if current:
+            joiner = "" if _is_han(current[-1]) and _is_han(line[0]) else " "
+            current = f"{current}{joiner}{line}"
+        else:
+            current = line
+        if _PDF_LINE_END.search(line):
+            out.append(current)
+            current = ""
+    if current:
+        out.append(current)
+    return "\n\n".join(out)
+
+
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def iter_jsonl(
+    stream: IO[bytes] | str | Path, *, source: str | None = None
+) -> Iterator[tuple[int, dict[str, Any]] | RecordError]:
+    """Stream a JSONL file: yields `(line_number, record)` or a `RecordError` per bad line.
+
+    Blank lines are skipped. A record must be a JSON object with a non-empty string `text`.
+    Memory stays flat: one line is held at a time.
+    """
+    if isinstance(stream, (str, Path)):
+        name = source or str(stream)
+        try:
+            handle: IO[bytes] = open(stream, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read the file ({exc.strerror}); check the path") from None
+        close = True
+    else:
+        name = source or getattr(stream, "name", "<stdin>")
+        handle, close = stream, False
+    try:
+        for number, raw in enumerate(handle, start=1):
+            if len(raw) > _MAX_JSONL_LINE:
+                yield RecordError(name, number, f"line is over {_MAX_JSONL_LINE // 1024} KB; split the paragraph")
+                continue
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield RecordError(name, number, "line is not UTF-8; re-save the file as UTF-8")
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield RecordError(name, number, f"invalid JSON ({exc.msg} at column {exc.colno}); fix or delete the line")
+                continue
+            if not isinstance(record, dict):
+                yield RecordError(name, number, f"expected a JSON object with a 'text' field, found {type(record).__name__}")
+                continue
+            text = record.get("text")
+            if not isinstance(text, str) or not text.strip():
+                yield RecordError(name, number, "missing or empty 'text' field; every line needs the paragraph text")
+                continue
+            yield number, record
+    finally:
+        if close:
+            handle.close()
