@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus import labelled_sample, mixed_paragraphs  # noqa: E402
-from classifier import workspace as ws  # noqa: E402
+from classifier import corpus, retraining  # noqa: E402
+from classifier.annotate import session  # noqa: E402
+from classifier.workspace import Workspace  # noqa: E402
 from classifier.labels.gold import LabelledParagraph  # noqa: E402
 from classifier.text.language import detect_language  # noqa: E402
 from classifier.text.paragraph import Paragraph, paragraph_id  # noqa: E402
@@ -91,36 +93,36 @@ def main() -> None:
         for start in range(0, len(paragraphs), 10_000):
             ingest_paragraphs(store, paragraphs[start : start + 10_000])
         import_gold(store, gold)
-        total = ws.progress_summary(store)["paragraphs"]
-        print(f"store: {total:,} paragraphs in {len(ws.documents(store, include_codebook=True)):,} documents, "
+        total = session.progress_summary(Workspace.of(store, registry))["paragraphs"]
+        print(f"store: {total:,} paragraphs in {len(corpus.documents(Workspace.of(store, registry), include_codebook=True)):,} documents, "
               f"ingested in {time.perf_counter() - started:.1f} s")
 
         started = time.perf_counter()
-        card = ws.retrain(store, registry=registry, cv_repeats=0)
+        card = retraining.retrain(Workspace.of(store, registry), cv_repeats=0)
         retrain_s = time.perf_counter() - started
         print(f"\nretrain on {card['training_data']['size']:,} gold paragraphs (cv_repeats=0, grouped CV not "
               f"included): {retrain_s:.1f} s  [target <= 10 s: {_verdict(retrain_s, 10.0)}]")
         if args.cv:
             started = time.perf_counter()
-            ws.retrain(store, registry=registry, cv_repeats=1)
+            retraining.retrain(Workspace.of(store, registry), cv_repeats=1)
             print(f"retrain with 1 repeat of 5-fold grouped CV (model + 2 baselines): "
                   f"{time.perf_counter() - started:.1f} s")
 
         started = time.perf_counter()
-        promoted = ws.promote(store, card["version"], registry=registry)
+        promoted = retraining.promote(Workspace.of(store, registry), card["version"])
         promote_s = time.perf_counter() - started
         print(f"promote: scored {promoted['scored']:,} paragraphs into the queue cache in {promote_s:.1f} s "
               f"({promoted['scored'] / promote_s:,.0f} paragraphs/s; once per model version)")
 
-        model = ws.active_model(registry=registry)
+        w = Workspace.of(store, registry)
         annotator = "bench-annotator"
-        item = ws.next_item(store, annotator, model=model, seed=0)  # warm caches
+        item = session.next_item(w, annotator, seed=0)  # warm caches
         cycle, nexts = [], []
         for i in range(args.iterations):
             t0 = time.perf_counter()
-            ws.save_answer(store, item, annotator=annotator, labels=list(item.suggested))
+            session.save_answer(w, item, annotator=annotator, labels=list(item.suggested))
             t1 = time.perf_counter()
-            item = ws.next_item(store, annotator, model=model, seed=i)
+            item = session.next_item(w, annotator, seed=i)
             t2 = time.perf_counter()
             cycle.append(t2 - t0)
             nexts.append(t2 - t1)
@@ -135,7 +137,7 @@ def main() -> None:
         refresh = []
         for _ in range(20):
             t0 = time.perf_counter()
-            preview = ws.queue_preview(store, annotator, n=50, model=model)
+            preview = session.queue_preview(w, annotator, n=50)
             refresh.append(time.perf_counter() - t0)
         assert len(preview) == 50
         worst = max(refresh)
@@ -145,7 +147,7 @@ def main() -> None:
         extra = list(mixed_paragraphs(1_000, seed=99))
         ingest_paragraphs(store, _paragraphs(extra, prefix="upload"))
         t0 = time.perf_counter()
-        scored = ws.score_store(store, model=model)
+        scored = w.score_store()
         new_s = time.perf_counter() - t0
         print(f"queue refresh after adding {scored:,} paragraphs (scoring only what is new): {new_s:.2f} s  "
               f"[target <= 1 s: {_verdict(new_s, 1.0)}]")

@@ -36,15 +36,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from classifier.labels.taxonomy import default_terms  # noqa: E402
+from classifier.text.normalize import collapse_optional_chars as _collapse_optional_chars  # noqa: E402
+from classifier.text.normalize import fold as normalize_for_features  # noqa: E402
 from classifier.text.tokenize import (  # noqa: E402
     _HAN_CHAR,
     _NON_HAN,
     DOMAIN_TERM_FREQ,
     Tokenizer,
-    _collapse_optional_chars,
     _word_tokens,
-    default_terms,
-    normalize_for_features,
 )
 
 # Terms of the seed text, some new to jieba's dictionary and some already in it (口岸, 蛇头, 偷渡,
@@ -360,7 +360,7 @@ def main() -> None:
     )
     _print_cold(
         "tokenize(paragraph), codebook terms",
-        cold_start("from classifier.text.tokenize import tokenize", f"tokenize({para!r})"),
+        cold_start("from classifier.labels.taxonomy import codebook_tokenizer", f"codebook_tokenizer()({para!r})"),
     )
     _print_cold("jieba.lcut (its cache file present)", cold_start(
         "import jieba, logging; jieba.setLogLevel(logging.WARNING)", f"jieba.lcut({para!r})", runs=3

@@ -36,7 +36,7 @@ def _perturb(sentence: str, rng: random.Random, zh: bool) -> str:
 
 def mixed_paragraphs(n: int, *, seed: int = 0, zh_share: float = 0.5) -> Iterator[str]:
     """`n` unique paragraphs, `zh_share` of them Chinese (some converted to Traditional)."""
-    from classifier.text.language import _t2s  # noqa: F401 - warm OpenCC outside the timed path
+    from classifier.text.normalize import _t2s  # noqa: F401 - warm OpenCC outside the timed path
     import opencc
 
     to_traditional = opencc.OpenCC("s2t")

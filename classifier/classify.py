@@ -95,7 +95,9 @@ def iter_paragraphs(inputs: Iterable[str | Path], *, on_error: ErrorSink) -> Ite
 
 def _iter_stdin(on_error: ErrorSink) -> Iterator[Paragraph]:
     stream = sys.stdin.buffer
-    head = stream.peek(64)[:64] if hasattr(stream, "peek") else b""
+    if not hasattr(stream, "peek"):  # e.g. an in-memory stdin: buffer it to look ahead
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    head = stream.peek(64)[:64]
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         for entry in iter_jsonl(stream, source="<stdin>"):
             if isinstance(entry, RecordError):

@@ -28,6 +28,14 @@ class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # definition order, most used first
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Library errors become one line on stderr and their exit code (the edge of the library)."""
+        try:
+            return super().invoke(ctx)
+        except PmcError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="policy-measure-classifier", prog_name="pmc")

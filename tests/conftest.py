@@ -1,14 +1,38 @@
-"""Shared fixtures: paths of the project's data files and of the shared development set."""
+"""Shared fixtures: project paths, and a tiny bootstrapped workspace for the jobs and the session.
+
+`ready` bootstraps once per test module (a small gold subset, no cross-validation, so it takes a
+second or two): two seed documents and a sixth of the codebook examples are gold, the other
+three seed documents (54 paragraphs) stay unlabelled for the queue.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
+from classifier.bootstrap import bootstrap
+from classifier.labels.gold import LabelledParagraph, load_labelled
+from classifier.store import open_store
+from classifier.workspace import Workspace
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 DEVSET = ROOT.parent / "shared" / "devset" / "dev.jsonl"
+LABELS = ("enforcement", "port_inspection", "border_patrol", "source_governance", "international_cooperation")
+GOLD_DOCS = ("002_6ae7b0e59d7fc9d5", "004_db64a1ae7bdd72cb")
+
+
+def small_gold() -> list[LabelledParagraph]:
+    rows = load_labelled()
+    return [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc in GOLD_DOCS]
+
+
+def make_workspace(folder: Path, **options: object) -> tuple[Path, Path, dict]:
+    db, registry = folder / "pmc.sqlite", folder / "models"
+    report = bootstrap(db, registry=registry, gold=small_gold(), cv_repeats=0, **options)
+    return db, registry, report
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +43,49 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def seeds_dir() -> Path:
     return SEEDS
+
+
+@pytest.fixture(scope="module")
+def ready(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    return make_workspace(tmp_path_factory.mktemp("workspace"))
+
+
+@pytest.fixture()
+def store(ready: tuple[Path, Path, dict]):
+    with open_store(ready[0]) as s:
+        yield s
+
+
+@pytest.fixture()
+def registry(ready: tuple[Path, Path, dict]) -> Path:
+    return ready[1]
+
+
+@pytest.fixture()
+def w(store, registry: Path) -> Workspace:
+    return Workspace.of(store, registry)
+
+
+def tiny_pdf(lines: list[str]) -> bytes:
+    """A one-page PDF with a text layer, written by hand (no PDF writer dependency)."""
+    ops = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()

@@ -10,15 +10,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from classifier.cli import cli
 from classifier.labels.gold import load_labelled, write_labelled
 
-ROOT = Path(__file__).resolve().parent.parent
+PMC_VARIABLES = ("PMC_DATA_DIR", "PMC_MODELS_DIR", "PMC_DB")
+
+ROOT = Path(__file__).resolve().parents[2]
 LABELS = ["enforcement", "port_inspection", "border_patrol", "source_governance", "international_cooperation"]
 
 
 def run(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """`pmc ARGS` in process (click's CliRunner), as a CompletedProcess with bytes out and err."""
+    result = CliRunner().invoke(cli, list(args), input=stdin, env={k: env[k] for k in PMC_VARIABLES if k in env},
+                                catch_exceptions=False)
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout_bytes, result.stderr_bytes)
+
+
+def run_process(*args: str, env: dict[str, str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """`python -m classifier.cli ARGS` in a real subprocess (the console entry point, end to end)."""
     return subprocess.run(
         [sys.executable, "-m", "classifier.cli", *args], input=stdin, capture_output=True, env=env, cwd=ROOT,
         timeout=300,
@@ -67,9 +80,9 @@ def test_every_document_format_round_trips(env: dict[str, str], tmp_path: Path) 
     word = docx.Document()
     word.add_paragraph(text_zh)
     word.save(tmp_path / "d.docx")
-    from tests.test_reader import _tiny_pdf
+    from conftest import tiny_pdf
 
-    (tmp_path / "e.pdf").write_bytes(_tiny_pdf([text_en]))
+    (tmp_path / "e.pdf").write_bytes(tiny_pdf([text_en]))
     (tmp_path / "f.jsonl").write_text(json.dumps({"id": "mine-1", "text": text_en, "source": "x"}) + "\n", encoding="utf-8")
     result = run("classify", *(str(tmp_path / n) for n in ("a.txt", "b.md", "c.html", "d.docx", "e.pdf", "f.jsonl")), env=env)
     assert result.returncode == 0, result.stderr.decode()
@@ -169,10 +182,32 @@ def test_missing_model_and_missing_file(tmp_path: Path) -> None:
     assert result.returncode == 6 and "no active model" in result.stderr.decode()
 
 
-def test_help_of_every_command_has_an_example() -> None:
-    for command in ("train", "classify", "explain", "evaluate", "segment", "models"):
-        result = run(command, "--help", env=dict(os.environ))
-        assert result.returncode == 0 and "Example:" in result.stdout.decode(), command
+def _commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], bool]]:
+    out = []
+    for name, command in group.commands.items():
+        is_group = isinstance(command, click.Group)
+        out.append(((*prefix, name), is_group))
+        if is_group:
+            out += _commands(command, (*prefix, name))
+    return out
+
+
+@pytest.mark.parametrize(("command", "is_group"), _commands(), ids=lambda c: " ".join(c) if isinstance(c, tuple) else "")
+def test_help_of_every_command_has_an_example(command: tuple[str, ...], is_group: bool) -> None:
+    result = run(*command, "--help", env=dict(os.environ))
+    assert result.returncode == 0, result.stderr.decode()
+    assert is_group or "Example:" in result.stdout.decode(), command
+
+
+@pytest.mark.slow
+def test_the_console_entry_point_end_to_end(env: dict[str, str]) -> None:
+    seeds = sorted(str(p) for p in (ROOT / "seeds").glob("*.txt"))
+    result = run_process("classify", *seeds[:1], env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert len(_records(result.stdout)) == 5
+    missing = run_process("classify", "no-such-file.txt", env=env)
+    assert missing.returncode == 10
+    assert missing.stderr.decode().splitlines()[0].startswith("skipped: no-such-file.txt: cannot read the file")
 
 
 def test_jobs_gives_the_same_records_in_the_same_order(env: dict[str, str], tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ def tokenize(text: str) -> list[str]:
     return codebook_tokenizer()(text)
 
 TERMS = ("妨害国（边）境管理", "口岸", "集群战役", "獴猎", "蛇头", "挂牌督办", "物防技防人防")
-SEED_ZH = Path(__file__).resolve().parent.parent / "seeds" / "001_4fc425b8d83a2046.txt"
+SEED_ZH = Path(__file__).resolve().parents[2] / "seeds" / "001_4fc425b8d83a2046.txt"
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from classifier.store import answers_by, latest_gold, open_store, record_answer
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 # The README's screenshots are refreshed with PMC_SCREENSHOTS=docs/screenshots; otherwise they go to
 # a temporary folder, so running the suite leaves the working tree clean.

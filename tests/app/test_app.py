@@ -19,7 +19,9 @@ from classifier.labels.gold import load_labelled
 from classifier.scoring.registry import active_version, list_models
 from classifier.store import annotations_for, latest_gold, list_model_versions, open_store
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
+pytestmark = pytest.mark.slow  # Streamlit AppTest: a second or more per test
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
 TIMEOUT = 120
 NOTE = (
     "边检机关加强口岸查缉\n\n"

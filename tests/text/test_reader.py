@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
 from classifier.errors import DecodeError, InputError
+from conftest import tiny_pdf
 from classifier.text.reader import RecordError, decode_bytes, iter_jsonl, read_document
 
 ZH_HANS = "国家移民管理局部署打击妨害国（边）境管理违法犯罪，严厉打击偷渡活动。"
@@ -102,34 +102,9 @@ def test_corrupt_docx_is_an_input_error(tmp_path: Path) -> None:
         read_document(path)
 
 
-def _tiny_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF with a text layer, written by hand (no PDF writer dependency)."""
-    ops = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({line}) '" for line in lines) + " ET"
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        "/Resources << /Font << /F1 5 0 R >> >> >>",
-        f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
-
-
 def test_pdf_hard_wrapped_lines_are_joined_into_paragraphs(tmp_path: Path) -> None:
     path = tmp_path / "report.pdf"
-    path.write_bytes(_tiny_pdf(["Border police patrolled the mountain", "passes at night.", "", "A second paragraph."]))
+    path.write_bytes(tiny_pdf(["Border police patrolled the mountain", "passes at night.", "", "A second paragraph."]))
     document = read_document(path)
     assert document.text == "Border police patrolled the mountain passes at night.\n\nA second paragraph."
 

@@ -19,7 +19,7 @@ from classifier.cli import main
 from classifier.labels.gold import default_gold_path, load_labelled, write_labelled
 from classifier.store import get_paragraphs, open_store, record_answer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pmc(*args: str) -> int:
