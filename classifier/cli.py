@@ -74,24 +74,35 @@ def labels_group() -> None:
 @labels_group.command("check")
 @click.option("--gold", type=click.Path(path_type=Path), default=None, help="Gold JSONL (default labels/gold.jsonl).")
 @click.option("--seeds", type=click.Path(path_type=Path), default=None, help="Seed documents folder (default seeds/).")
+@click.option("--against", "against", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Held-out JSONL that no row may leak (same page, story or near-copy); repeatable. "
+                   "Default: ../shared/devset/dev.jsonl when it exists.")
+@click.option("--no-leak-check", is_flag=True, help="Skip the leak check against the development set.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def labels_check_cmd(gold: Path | None, seeds: Path | None, as_json: bool) -> None:
-    """Validate the gold labels: unknown ids, duplicates, missing seed paragraphs, counts.
+def labels_check_cmd(gold: Path | None, seeds: Path | None, against: tuple[Path, ...], no_leak_check: bool,
+                     as_json: bool) -> None:
+    """Validate the gold labels: unknown ids, duplicates, missing seed paragraphs, leaks, counts.
 
-    Exits 5 when a problem is found.
+    A row leaks a held-out file when it comes from one of its pages, tells one of its stories
+    (two or more distinctive figures shared, in any language) or nearly copies one of its
+    paragraphs. Exits 5 when a problem is found.
 
     \b
     Example:
       pmc labels check
-      pmc labels check --gold my_gold.jsonl --json
+      pmc labels check --gold my_gold.jsonl --against heldout.jsonl --json
     """
-    from .labels.gold import check_gold
+    from .labels.gold import check_gold, default_heldout_path
 
-    report = check_gold(gold, seeds_dir=seeds)
+    if not against and not no_leak_check and default_heldout_path().exists():
+        against = (default_heldout_path(),)
+    report = check_gold(gold, seeds_dir=seeds, against=() if no_leak_check else against)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(f"{report.path}: {report.records} records ({_fmt_counts(report.by_source)})")
+        for reference in report.checked_against:
+            click.echo(f"leak check against {reference}")
         click.echo(_counts_table(report.counts))
         for problem in report.problems:
             click.echo(f"problem: {problem}", err=True)

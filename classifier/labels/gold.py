@@ -27,6 +27,7 @@ from ..text.language import normalize_lang
 from ..text.paragraph import paragraph_id
 from ..text.reader import read_document
 from ..text.segmenter import segment
+from .leaks import find_leaks
 from .taxonomy import Taxonomy, load_taxonomy
 
 __all__ = [
@@ -42,9 +43,11 @@ __all__ = [
     "replace_codebook_records",
     "default_gold_path",
     "default_seeds_dir",
+    "default_heldout_path",
+    "read_reference",
 ]
 
-SOURCES = ("seed", "codebook", "annotation", "review", "import")
+SOURCES = ("seed", "codebook", "real", "annotation", "review", "import")
 _CORE = ("id", "doc", "index", "lang", "text", "labels", "annotator", "source", "note", "group")
 
 
@@ -231,6 +234,7 @@ class GoldReport:
     problems: list[str] = field(default_factory=list)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # lang -> label -> n
     by_source: dict[str, int] = field(default_factory=dict)
+    checked_against: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -240,7 +244,23 @@ class GoldReport:
         return {
             "path": self.path, "records": self.records, "ok": self.ok,
             "problems": self.problems, "counts": self.counts, "by_source": self.by_source,
+            "checked_against": self.checked_against,
         }
+
+
+def default_heldout_path() -> Path:
+    """The shared development set beside the project checkout (`../shared/devset/dev.jsonl`)."""
+    return PROJECT_ROOT.parent / "shared" / "devset" / "dev.jsonl"
+
+
+def read_reference(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a labelled or unlabelled JSONL file, for leak checks (text required)."""
+    records = []
+    for where, record in _iter_json_lines(Path(path)):
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise LabelDataError(f"{where}: expected a JSON object with a 'text' field; fix or delete the line")
+        records.append(record)
+    return records
 
 
 def check_gold(
@@ -248,8 +268,13 @@ def check_gold(
     *,
     seeds_dir: str | Path | None = None,
     taxonomy: Taxonomy | None = None,
+    against: Sequence[str | Path] = (),
 ) -> GoldReport:
-    """Check a gold file against the codebook and the seeds, collecting every problem."""
+    """Check a gold file against the codebook and the seeds, collecting every problem.
+
+    `against`: held-out files (e.g. the development set) that no row may leak: same page, same
+    story or near-copy (`leaks.find_leaks`); each leaking row is a problem.
+    """
     path = Path(path or default_gold_path())
     taxonomy = taxonomy or load_taxonomy()
     report = GoldReport(path=str(path))
@@ -297,6 +322,11 @@ def check_gold(
             f"codebook examples out of sync with labels/taxonomy.toml ({len(expected - present)} "
             f"missing or changed, {len(present - expected)} stale); run `pmc labels sync-codebook`"
         )
+
+    for reference in against:
+        for leak in find_leaks([r.to_record() for r in rows], read_reference(reference)):
+            report.problems.append(f"leak into {reference}: {leak}; drop the row (and its page)")
+    report.checked_against = [str(p) for p in against]
 
     counts: dict[str, Counter[str]] = {}
     for row in rows:
