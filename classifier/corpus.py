@@ -30,6 +30,8 @@ __all__ = ["UPLOAD_SUFFIXES", "DEFAULT_UPLOAD_BYTES", "DOWNLOAD_FORMATS", "docum
 UPLOAD_SUFFIXES = (".txt", ".md", ".text", ".html", ".htm", ".docx", ".pdf", ".jsonl")
 DEFAULT_UPLOAD_BYTES = DEFAULT_MAX_BYTES
 DOWNLOAD_FORMATS = ("csv", "jsonl")
+# Document fields a JSONL record may carry; the first record of a document gives its metadata.
+DOCUMENT_FIELDS = ("source_url", "title", "publisher", "date", "campaign")
 
 
 def documents(ws: Workspace, *, include_codebook: bool = False) -> list[dict[str, Any]]:
@@ -63,8 +65,10 @@ def _size(n: int) -> str:
     return f"{n / 1_048_576:.1f} MB" if n >= 1_048_576 else f"{n / 1024:.1f} KB"
 
 
-def _jsonl_paragraphs(data: bytes, name: str) -> tuple[list[Paragraph], list[str]]:
+def _jsonl_paragraphs(data: bytes, name: str) -> tuple[list[Paragraph], list[str], dict[str, dict[str, Any]]]:
+    """Paragraphs, skipped-line messages and document metadata (first record per document wins)."""
     paragraphs, skipped = [], []
+    meta: dict[str, dict[str, Any]] = {}
     for entry in iter_jsonl(io.BytesIO(data), source=name):
         if isinstance(entry, RecordError):
             skipped.append(str(entry))
@@ -74,7 +78,9 @@ def _jsonl_paragraphs(data: bytes, name: str) -> tuple[list[Paragraph], list[str
         # The store keys paragraphs by the hash of their text, whatever id the file used.
         paragraphs.append(Paragraph(id=paragraph_id(p.text), doc=p.doc, index=p.index, text=p.text, lang=p.lang,
                                     title=str(record.get("title") or "")))
-    return paragraphs, skipped
+        if p.doc not in meta:
+            meta[p.doc] = {k: record[k] for k in DOCUMENT_FIELDS if isinstance(record.get(k), str) and record[k]}
+    return paragraphs, skipped, meta
 
 
 def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:
@@ -88,11 +94,11 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
     suffix = _check_upload(name, data, max_bytes)
     skipped: list[str] = []
     if suffix == ".jsonl":
-        paragraphs, skipped = _jsonl_paragraphs(data, name)
+        paragraphs, skipped, meta = _jsonl_paragraphs(data, name)
         if not paragraphs:
             first = f" (first problem: {skipped[0]})" if skipped else ""
             raise InputError(f"{name}: no usable JSONL records{first}; each line needs a JSON object with 'text'")
-        result = db.ingest_paragraphs(ws.store, paragraphs)
+        result = db.ingest_paragraphs(ws.store, paragraphs, meta=meta)
         docs, title = list(dict.fromkeys(p.doc for p in paragraphs)), paragraphs[0].title
     else:
         document = read_document_bytes(data, name=name, max_bytes=max_bytes)

@@ -18,12 +18,15 @@ serialised by a lock. May import `text`, `labels`, `errors`, `paths`.
 
 from __future__ import annotations
 
-from .answers import answer_count, annotations_for, answers_by, history, last_answer, latest_answers, record_answer
+from .answers import (
+    all_answers, answer_count, annotations_for, answers_by, history, import_answers, last_answer, latest_answers,
+    record_answer,
+)
 from .connection import Store, open_store
 from .current import current_labels, data_version, progress
 from .documents import (
-    document_rows, document_window, get_paragraph, get_paragraphs, ingest_document, ingest_paragraphs, is_empty,
-    list_documents, positions_of,
+    document_meta, document_rows, document_window, get_paragraph, get_paragraphs, ingest_document, ingest_paragraphs,
+    is_empty, list_documents, positions_of,
 )
 from .gold import export_gold, gold_rows, import_gold, latest_gold, set_gold
 from .models import clear_scores, list_model_versions, read_scores, register_model, unscored_paragraphs, write_scores
@@ -38,7 +41,7 @@ __all__ = [
     "Store", "Answer", "GoldDecision", "CurrentLabel", "Pool", "PoolView", "derive",
     "open_store", "is_empty", "document_rows", "document_window", "list_documents", "unscored_paragraphs",
     "data_version", "ingest_document", "ingest_paragraphs", "get_paragraph", "get_paragraphs", "positions_of",
-    "record_answer", "last_answer", "answers_by", "annotations_for", "history", "latest_answers",
+    "record_answer", "import_answers", "all_answers", "document_meta", "last_answer", "answers_by", "annotations_for", "history", "latest_answers",
     "set_gold", "latest_gold", "import_gold", "export_gold", "gold_rows", "current_labels", "progress",
     "register_model", "list_model_versions", "write_scores", "read_scores", "clear_scores",
     "pool_count", "pool_ids", "pool_filter", "claim_paragraph", "release_claims", "active_claims", "answer_count",

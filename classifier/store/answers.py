@@ -18,8 +18,8 @@ from .records import (
     _ANSWER_COLUMNS, _GOLD_COLUMNS, ANSWERS, Answer, GoldDecision, _answer, _check_name, _gold, _labels,
 )
 
-__all__ = ["record_answer", "answers_by", "last_answer", "annotations_for", "history", "latest_answers",
-           "answer_count"]
+__all__ = ["record_answer", "import_answers", "all_answers", "answers_by", "last_answer", "annotations_for",
+           "history", "latest_answers", "answer_count"]
 
 
 def record_answer(
@@ -32,6 +32,7 @@ def record_answer(
     model_version: str | None = None,
     scores: Mapping[str, Any] | None = None,
     note: str = "",
+    source: str = "app",
 ) -> int:
     """Append one answer (committed before returning) and release the annotator's claim on it.
 
@@ -51,15 +52,61 @@ def record_answer(
         _require_paragraph(conn, store, paragraph_id)
         cursor = conn.execute(
             """INSERT INTO annotations
-                (paragraph_id, annotator, answer, labels, model_version, scores, note, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (paragraph_id, annotator, answer, labels, model_version, scores, note, created_at, source)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (paragraph_id, annotator, answer, _json(list(checked)), model_version, scores_json,
-             note or "", _now()),
+             note or "", _now(), source or "app"),
         )
         conn.execute(
             "DELETE FROM claims WHERE paragraph_id = ? AND annotator = ?", (paragraph_id, annotator)
         )
     return int(cursor.lastrowid)
+
+
+def import_answers(
+    store: Store,
+    answers: Sequence[tuple[str, str, Sequence[str], str]],
+    *,
+    annotator: str,
+    source: str,
+) -> int:
+    """Append answers made outside pmc, `(paragraph_id, answer, labels, note)`, in one transaction.
+
+    Each is validated like `record_answer` (known paragraph, answer kind, codebook labels) before
+    anything is written, and recorded with `source` (e.g. ``import:answers_A.jsonl``) and no
+    model suggestion. Returns the number of rows added.
+    """
+    annotator = _check_name(annotator, what="annotator")
+    rows = []
+    for pid, answer, labels, note in answers:
+        if answer not in ANSWERS:
+            raise LabelDataError(f"answer kind is {answer!r} on paragraph {pid}; expected one of {', '.join(ANSWERS)}")
+        checked = _labels(store, list(labels), where=f"answer by {annotator!r} on paragraph {pid}")
+        rows.append((pid, annotator, answer, _json(list(checked)), None, None, note or "", source))
+    with _write(store) as conn:
+        for pid, *_ in rows:
+            _require_paragraph(conn, store, pid)
+        now = _now()
+        conn.executemany(
+            """INSERT INTO annotations
+                (paragraph_id, annotator, answer, labels, model_version, scores, note, source, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(*row, now) for row in rows],
+        )
+    return len(rows)
+
+
+def all_answers(store: Store) -> list[tuple[Answer, str, int]]:
+    """Every answer ever recorded, oldest first, with the document and position of its paragraph."""
+    with _read(store) as conn:
+        rows = conn.execute(
+            f"""SELECT {', '.join('a.' + c for c in _ANSWER_COLUMNS.split(', '))},
+                COALESCE(pos.doc_id, ''), COALESCE(pos.position, 0)
+            FROM annotations a LEFT JOIN positions pos ON pos.rowid = (
+                SELECT MIN(rowid) FROM positions WHERE paragraph_id = a.paragraph_id)
+            ORDER BY a.id"""
+        ).fetchall()
+    return [(_answer(row[:10]), row[10], row[11]) for row in rows]
 
 
 def answers_by(store: Store, annotator: str, *, limit: int | None = None) -> list[Answer]:

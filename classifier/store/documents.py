@@ -9,8 +9,9 @@ already segmented — the store never segments. Each paragraph also stores its `
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import StoreError
@@ -18,11 +19,11 @@ from ..text.language import detect_language
 from ..text.normalize import search_key
 from ..text.paragraph import Paragraph, paragraph_id
 from ..text.reader import Document
-from .connection import Store, _chunks, _marks, _now, _read, _write
+from .connection import Store, _chunks, _json, _marks, _now, _read, _write
 
 __all__ = [
     "ingest_document", "ingest_paragraphs", "get_paragraph", "get_paragraphs", "positions_of",
-    "is_empty", "document_rows", "document_window", "list_documents",
+    "is_empty", "document_rows", "document_window", "list_documents", "document_meta",
 ]
 
 
@@ -68,11 +69,13 @@ def ingest_paragraphs(
     *,
     doc_id: str | None = None,
     title: str | None = None,
+    meta: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Store paragraphs (e.g. from a JSONL file) under their own `doc`/`index`, or under `doc_id`.
 
     A position (document, index) already stored is overwritten; texts are never duplicated.
-    Returns `{"documents", "paragraphs", "new", "existing"}`.
+    `meta` gives documents their metadata (`{doc: {"source_url": ..., "date": ...}}`), merged
+    into what is stored. Returns `{"documents", "paragraphs", "new", "existing"}`.
     """
     paragraphs = list(paragraphs)
     docs: dict[str, str] = {}
@@ -81,6 +84,8 @@ def ingest_paragraphs(
     with _write(store) as conn:
         for doc, doc_title in docs.items():
             _upsert_document(conn, doc, title=doc_title, source="", fmt="")
+            if meta and meta.get(doc):
+                _merge_meta(conn, doc, meta[doc])
         new = _insert_paragraphs(conn, store, paragraphs, doc_id=doc_id, title=title)
     return {"documents": len(docs), "paragraphs": len(paragraphs), "new": new, "existing": len(paragraphs) - new}
 
@@ -96,6 +101,27 @@ def _upsert_document(conn: sqlite3.Connection, doc_id: str, *, title: str, sourc
             format = CASE WHEN excluded.format != '' THEN excluded.format ELSE format END""",
         (doc_id, title or "", source or "", fmt or "", _now()),
     )
+
+
+def _merge_meta(conn: sqlite3.Connection, doc_id: str, meta: Mapping[str, Any]) -> None:
+    row = conn.execute("SELECT meta FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    merged = {**json.loads(row[0] if row else "{}"), **{k: v for k, v in meta.items() if v not in (None, "")}}
+    conn.execute("UPDATE documents SET meta = ? WHERE doc_id = ?", (_json(merged), doc_id))
+
+
+def document_meta(store: Store, doc_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Stored metadata of documents (all when `doc_ids` is None): `{doc: {...}}`."""
+    with _read(store) as conn:
+        if doc_ids is None:
+            rows = conn.execute("SELECT doc_id, meta FROM documents").fetchall()
+        else:
+            rows = []
+            ids = list(dict.fromkeys(doc_ids))
+            for chunk in _chunks(ids):
+                rows += conn.execute(
+                    f"SELECT doc_id, meta FROM documents WHERE doc_id IN ({_marks(len(chunk))})", chunk
+                ).fetchall()
+    return {doc: json.loads(meta) for doc, meta in rows}
 
 
 def _insert_paragraph(conn: sqlite3.Connection, pid: str, text: str, lang: str, now: str) -> bool:

@@ -47,6 +47,7 @@ class Answer:
     scores: dict[str, Any] | None
     note: str
     created_at: str
+    source: str = "app"  # "app" (the Label page) or "import:<file>" (`pmc answers import`)
 
 
 @dataclass(frozen=True)
@@ -143,10 +144,11 @@ def _answer(row: sqlite3.Row | tuple) -> Answer:
         scores=json.loads(row[6]) if row[6] is not None else None,
         note=row[7],
         created_at=row[8],
+        source=row[9],
     )
 
 
-_ANSWER_COLUMNS = "id, paragraph_id, annotator, answer, labels, model_version, scores, note, created_at"
+_ANSWER_COLUMNS = "id, paragraph_id, annotator, answer, labels, model_version, scores, note, created_at, source"
 
 
 _GOLD_COLUMNS = (

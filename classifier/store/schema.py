@@ -128,7 +128,14 @@ def _migration_2(conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE paragraphs SET search_key = ? WHERE seq = ?", [(search_key(t), s) for s, t in rows])
 
 
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
+def _migration_3(conn: sqlite3.Connection) -> None:
+    """Answers say where they came from (the app, or a file imported with `pmc answers import`);
+    documents keep their metadata (source_url, publisher, date, ...) as a JSON object."""
+    conn.execute("ALTER TABLE annotations ADD COLUMN source TEXT NOT NULL DEFAULT 'app'")
+    conn.execute("ALTER TABLE documents ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'")
+
+
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
 
 
 SCHEMA_VERSION = len(_MIGRATIONS)

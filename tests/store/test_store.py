@@ -52,10 +52,10 @@ def test_a_new_store_is_wal_and_at_the_current_schema_version(tmp_path):
     S.open_store(path).close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 3
     conn.close()
     with S.open_store(path) as again:  # reopening migrates nothing and keeps working
-        assert again.schema_version == 2
+        assert again.schema_version == 3
 
 
 def test_the_default_path_comes_from_pmc_db(tmp_path, monkeypatch):
@@ -100,7 +100,7 @@ def test_a_newer_schema_asks_to_upgrade_pmc(tmp_path):
     with pytest.raises(StoreError) as caught:
         S.open_store(path)
     assert str(caught.value) == (
-        f"{path} has store schema version 99, but this pmc only knows up to 2; "
+        f"{path} has store schema version 99, but this pmc only knows up to 3; "
         f"upgrade pmc (pip install -U policy-measure-classifier)"
     )
 
@@ -121,6 +121,26 @@ def test_migrations_run_in_order_on_an_older_store(tmp_path, monkeypatch):
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] == 0
     conn.close()
+
+
+def test_a_first_version_store_migrates_to_search_keys_and_one_record_of_the_active_model(tmp_path, monkeypatch):
+    path = tmp_path / "v1.sqlite"
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "_MIGRATIONS", schema._MIGRATIONS[:1])
+        patch.setattr(schema, "SCHEMA_VERSION", 1)
+        with S.open_store(path) as old:
+            conn = old._conn
+            conn.execute("INSERT INTO paragraphs (paragraph_id, text, lang, overlap_key, shuffle_key, added_at) "
+                         "VALUES ('p1', 'Ｂｏｒｄｅｒ  Police 邊檢站', 'mixed', 0.1, 0.2, 'now')")
+            conn.execute("INSERT INTO models (version, path, card, active, registered_at) VALUES ('v1', 'x', '{}', 1, 'now')")
+            conn.execute("INSERT INTO annotations (paragraph_id, annotator, answer, labels, created_at) "
+                         "VALUES ('p1', 'ann', 'accept', '[]', 'now')")
+    with S.open_store(path) as migrated:
+        assert migrated.schema_version == S.SCHEMA_VERSION == 3
+        key = migrated._conn.execute("SELECT search_key FROM paragraphs").fetchone()[0]
+        assert key == "border police 边检站"
+        assert S.list_model_versions(migrated) == [{"version": "v1", "path": "x", "card": {}, "registered_at": "now"}]
+        assert [a.source for a in S.annotations_for(migrated, "p1")] == ["app"]
 
 
 # --- documents and paragraphs ----------------------------------------------------------------
@@ -280,7 +300,7 @@ def test_gold_overrides_annotators_and_keeps_its_history(store):
     assert [(g.id, g.labels, g.reviewer, g.annotator) for g in gold] == [
         (first, ("border_patrol",), "rev", "alice"), (first + 1, (), "rev2", "rev2"),
     ]
-    with pytest.raises(LabelDataError, match=r"source is 'magic'; expected one of seed, codebook, annotation, review, import"):
+    with pytest.raises(LabelDataError, match=r"source is 'magic'; expected one of seed, codebook, real, annotation, review, import"):
         S.set_gold(store, pid, labels=[], reviewer="rev", source="magic")
 
 

@@ -1,0 +1,5 @@
+"""`python -m classifier.cli`: the `pmc` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,158 @@
+"""`pmc segment`, `pmc classify`, `pmc ingest`, `pmc app`: documents in, records or a running app out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import PmcError
+from . import EXIT_SKIPPED, cli
+
+
+@cli.command("segment")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def segment_cmd(paths: tuple[Path, ...]) -> None:
+    """Split documents into paragraphs and print them as JSONL.
+
+    \b
+    Example:
+      pmc segment seeds/003_068763a167a86ed9.txt
+    """
+    from ..text.reader import read_document
+    from ..text.segmenter import segment
+
+    for path in paths:
+        for paragraph in segment(read_document(path)):
+            click.echo(json.dumps(paragraph.to_record(), ensure_ascii=False))
+
+
+@cli.command("classify")
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--model", default=None, help="Model version (folder name in the registry); default the active one.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "tsv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Write here instead of stdout.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option("--threshold-scale", type=click.FloatRange(0.01, 10.0), default=1.0, show_default=True,
+              help="Multiply every label threshold (<1 labels more, >1 labels less).")
+def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: Path | None, jobs: int,
+                 threshold_scale: float) -> None:
+    """Classify documents (txt, md, html, docx, pdf) or JSONL paragraphs; `-` reads stdin.
+
+    One record per paragraph: id, doc, index, lang, text, labels, scores. Bad files and
+    lines are reported on stderr with file and line and skipped; the exit code is then 10.
+
+    \b
+    Example:
+      pmc classify seeds/*.txt --format csv -o predictions.csv
+      cat paragraphs.jsonl | pmc classify - --jobs 2
+    """
+    from ..classify import RecordWriter, classify_stream, iter_paragraphs
+    from ..scoring.registry import load_serving
+
+    saved = load_serving(model)
+    labels = tuple(saved.card["labels"])
+    skipped: list[str] = []
+
+    def report(message: str) -> None:
+        skipped.append(message)
+        click.echo(f"skipped: {message}", err=True)
+
+    handle = output.open("w", encoding="utf-8", newline="") if output else click.get_text_stream("stdout")
+    progress = None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        progress = tqdm(unit=" paragraphs", file=sys.stderr, smoothing=0.1)
+    try:
+        writer = RecordWriter(handle, fmt, labels)
+        stream = classify_stream(iter_paragraphs(inputs, on_error=report), model=saved.model, labels=labels,
+                                 threshold_scale=threshold_scale, jobs=jobs, model_dir=saved.path)
+        for batch in stream:
+            writer.write_batch(batch)
+            if progress is not None:
+                progress.update(len(batch))
+    finally:
+        if progress is not None:
+            progress.close()
+        if output:
+            handle.close()
+    if skipped:
+        click.echo(f"{len(skipped)} input(s) skipped; {writer.count} paragraphs written", err=True)
+        sys.exit(EXIT_SKIPPED)
+
+
+@cli.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
+def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
+    """Add documents (txt, md, html, docx, pdf) or JSONL paragraphs to the store for labelling.
+
+    Each file is segmented, stored and scored with the active model, if there is one. Bad
+    files are reported on stderr and skipped; the exit code is then 10.
+
+    \b
+    Example:
+      pmc ingest reports/*.docx briefing.pdf
+      pmc ingest paragraphs.jsonl --db team.sqlite
+    """
+    from ..corpus import ingest_path
+    from ..workspace import Workspace
+
+    skipped = 0
+    with Workspace.open(db) as ws:
+        for path in paths:
+            try:
+                result = ingest_path(ws, path)
+            except PmcError as exc:
+                skipped += 1
+                click.echo(f"skipped: {exc}", err=True)
+                continue
+            for line in result["skipped"]:
+                click.echo(f"skipped: {line}", err=True)
+            skipped += len(result["skipped"])
+            click.echo(f"{path}: {result['paragraphs']} paragraphs ({result['new']} new), "
+                       f"{result['scored']} scored")
+    if skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+@cli.command("app")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to serve on.")
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 shares the app with your network.")
+def app_cmd(db: Path | None, port: int, address: str) -> None:
+    """Start the labelling and review app (seeds, trains and scores on first start).
+
+    The first start ingests seeds/*.txt, imports labels/gold.jsonl and trains a model when the
+    registry has none; later starts take a second. Stop the app with Ctrl+C.
+
+    \b
+    Example:
+      pmc app
+      pmc app --db team.sqlite --port 8600 --address 0.0.0.0
+    """
+    import os
+    import subprocess
+
+    from ..bootstrap import bootstrap
+    from ..paths import PROJECT_ROOT, default_db_path
+
+    db_path = (db or default_db_path()).resolve()
+    report = bootstrap(db_path, progress=lambda message: click.echo(message, err=True))
+    click.echo(f"store {report['db']}, active model {report['active'] or 'none'}", err=True)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", address,
+        "--browser.gatherUsageStats", "false", "--", "--db", str(db_path),
+    ]
+    try:
+        code = subprocess.call(command, cwd=PROJECT_ROOT, env={**os.environ, "PMC_DB": str(db_path)})
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)
