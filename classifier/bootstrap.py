@@ -29,14 +29,14 @@ def bootstrap(
     progress: Progress = None,
     gold: str | Path | Sequence[LabelledParagraph] | None = None,
     seeds_dir: str | Path | None = None,
-    cv_repeats: int = 1,
+    cv_repeats: int = 0,
     score: bool = True,
 ) -> dict[str, Any]:
     """Make a store and registry ready for the app; idempotent, and fast once done.
 
     On an empty store: ingest every `seeds/*.txt` and import the gold file (`gold`: a path or
     rows, default `labels/gold.jsonl`). When the registry has no active model: train one on the
-    store's gold rows (`cv_repeats` of grouped CV for its card) and activate it. Always: log the
+    store's gold rows (no cross-validation by default, so a first start is quick: retraining on the Model page reports CV) and activate it. Always: log the
     registry's versions in the store and score the paragraphs the active model has not scored.
     Returns what was done: `db`, `registry`, `seeded`, `documents`, `gold`, `trained`,
     `active`, `scored`.

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .labels.gold import LabelledParagraph
-from .labels.splits import split_components
 from .labels.taxonomy import Taxonomy, load_taxonomy
 from .model.estimator import MeasureClassifier
-from .model.evaluation import CharNgramBaseline, KeywordBaseline, cross_validate, evaluate_rows, label_matrix
+from .model.evaluation import (
+    CharNgramBaseline, KeywordBaseline, cross_validate, cv_components, evaluate_rows, fit_model, label_matrix,
+)
 from .paths import PROJECT_ROOT
 from .scoring.registry import save_model
 
@@ -53,6 +54,11 @@ def baseline_factories(taxonomy: Taxonomy) -> dict[str, Callable[[], Any]]:
         "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=lexicon),
         "char_wb_logreg": lambda: CharNgramBaseline(labels=taxonomy.label_ids),
     }
+
+
+def is_real(row: LabelledParagraph) -> bool:
+    """Real text (seed, real corpus, store annotations), as opposed to codebook examples."""
+    return row.source != "codebook"
 
 
 def data_fingerprint(rows: Sequence[LabelledParagraph]) -> str:
@@ -104,12 +110,10 @@ def train(
         say(f"cross-validating ({cv_folds} grouped folds x {cv_repeats} repeats, model and 2 baselines)")
         cv = cross_validate(
             rows, {"model": lambda: make_model(taxonomy), **baseline_factories(taxonomy)}, labels,
-            n_splits=cv_folds, repeats=cv_repeats,
+            n_splits=cv_folds, repeats=cv_repeats, evaluate=is_real if any(map(is_real, rows)) else None,
         )
     say(f"fitting on all {len(rows)} labelled paragraphs")
-    model = make_model(taxonomy)
-    components = split_components([r.doc for r in rows], [r.group for r in rows])
-    model.fit([r.text for r in rows], label_matrix(rows, labels), groups=components)
+    model = fit_model(make_model(taxonomy), rows, labels, cv_components(rows))
 
     Y = label_matrix(rows, labels)
     card: dict[str, Any] = {
@@ -122,6 +126,7 @@ def train(
             "none_count": int((Y.sum(axis=1) == 0).sum()),
             "by_lang": dict(Counter(r.lang for r in rows)),
             "by_source": dict(Counter(r.source for r in rows)),
+            "real": {"size": sum(map(is_real, rows)), "hash": data_fingerprint([r for r in rows if is_real(r)])},
         },
         "params": json.loads(json.dumps(SHIPPED_PARAMS)),
         "thresholds": {label: float(t) for label, t in zip(labels, model.thresholds_)},

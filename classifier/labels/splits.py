@@ -16,8 +16,9 @@ import numpy as np
 __all__ = ["split_components", "grouped_kfold"]
 
 
-def split_components(docs: Sequence[str], groups: Sequence[str]) -> list[str]:
-    """Component id per paragraph: connected through a shared document or duplicate group."""
+def split_components(docs: Sequence[str], groups: Sequence[str], *more: Sequence[str]) -> list[str]:
+    """Component id per paragraph: connected through a shared document or any shared group
+    (duplicate group, and e.g. story groups from `leaks.story_groups`)."""
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -27,12 +28,14 @@ def split_components(docs: Sequence[str], groups: Sequence[str]) -> list[str]:
             x = parent[x]
         return x
 
-    for doc, group in zip(docs, groups):
+    for i, doc in enumerate(docs):
         a = find(f"doc:{doc}")
-        if group:
-            b = find(f"group:{group}")
-            if a != b:
-                parent[b] = a
+        for k, column in enumerate((groups, *more)):
+            if column[i]:
+                b = find(f"group{k}:{column[i]}")
+                if b != a:
+                    parent[b] = a
+                a = find(a)
     return [find(f"doc:{doc}") for doc in docs]
 
 

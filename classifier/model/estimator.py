@@ -59,6 +59,8 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         tune_thresholds: bool = True,
         inner_folds: int = 5,
         random_state: int = 0,
+        source_weights: tuple[tuple[str, float], ...] = (),
+        calibrate_sources: tuple[str, ...] = (),
     ) -> None:
         self.labels = labels
         self.lexicon = lexicon
@@ -76,6 +78,8 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         self.tune_thresholds = tune_thresholds
         self.inner_folds = inner_folds
         self.random_state = random_state
+        self.source_weights = source_weights
+        self.calibrate_sources = calibrate_sources
 
     # -- fitting -------------------------------------------------------------------------
     def _vectorizer(self):  # noqa: ANN202 - a sklearn Pipeline
@@ -86,7 +90,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
             use_chars=self.use_chars,
         )
 
-    def _fit_linear(self, X: sp.spmatrix, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_linear(self, X: sp.spmatrix, Y: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         n_labels = Y.shape[1]
         coef = np.zeros((n_labels, X.shape[1]))
         intercept = np.full(n_labels, -10.0)  # a label never seen positive is never predicted
@@ -95,13 +99,18 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
             if 0 < y.sum() < len(y):
                 lr = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
                                         solver="liblinear")
-                lr.fit(X, y)
+                lr.fit(X, y, sample_weight=weight)
                 coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
             elif y.sum() == len(y):
                 intercept[j] = 10.0
         return coef, intercept
 
-    def fit(self, X: Sequence[str], Y: np.ndarray, groups: Sequence[str] | None = None) -> MeasureClassifier:
+    def fit(self, X: Sequence[str], Y: np.ndarray, groups: Sequence[str] | None = None,
+            sources: Sequence[str] | None = None) -> MeasureClassifier:
+        """Fit on texts and a 0/1 label matrix; `groups` keep near-duplicates on one side of the
+        inner folds. `sources` (the gold file's `source` per row) let `source_weights` weigh rows
+        (e.g. codebook examples at 0.5) and `calibrate_sources` choose the rows whose
+        out-of-fold scores fit the calibration and thresholds (e.g. only real text)."""
         texts = fold_batch(X)
         Y = np.asarray(Y, dtype=np.int64)
         if Y.ndim != 2 or Y.shape[0] != len(texts):
@@ -110,25 +119,32 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
             raise ValueError(f"Y has {Y.shape[1]} columns but {len(self.labels)} labels were given")
         self.classes_ = np.asarray(self.labels or [f"label_{i}" for i in range(Y.shape[1])], dtype=object)
         groups = list(groups) if groups is not None else [str(i) for i in range(len(texts))]
+        sources = list(sources) if sources is not None else [""] * len(texts)
+        weights = dict(self.source_weights)
+        weight = np.array([weights.get(s, 1.0) for s in sources]) if weights else None
+        calibrating = (np.array([s in self.calibrate_sources for s in sources]) if self.calibrate_sources
+                       else np.ones(len(texts), dtype=bool))
 
         n_labels = Y.shape[1]
         self.calibration_ = np.tile([1.0, 0.0], (n_labels, 1))  # identity on the logistic scale
         self.thresholds_ = np.full(n_labels, 0.5)
         if (self.calibrate or self.tune_thresholds) and len(set(groups)) >= 3:
-            scores = self._out_of_fold_scores(texts, Y, groups)
+            scores = self._out_of_fold_scores(texts, Y, groups, weight)[calibrating]
+            truth = Y[calibrating]
             if self.calibrate:
-                self.calibration_ = np.array([_platt(scores[:, j], Y[:, j]) for j in range(n_labels)])
+                self.calibration_ = np.array([_platt(scores[:, j], truth[:, j]) for j in range(n_labels)])
             if self.tune_thresholds:
                 probs = self._calibrated(scores)
-                self.thresholds_ = np.array([_best_threshold(probs[:, j], Y[:, j]) for j in range(n_labels)])
+                self.thresholds_ = np.array([_best_threshold(probs[:, j], truth[:, j]) for j in range(n_labels)])
 
         self.vectorizer_ = self._vectorizer().fit(texts)
         features = self.vectorizer_.transform(texts)
-        self.coef_, self.intercept_ = self._fit_linear(features, Y)
+        self.coef_, self.intercept_ = self._fit_linear(features, Y, weight)
         self.n_features_ = features.shape[1]
         return self
 
-    def _out_of_fold_scores(self, texts: list[str], Y: np.ndarray, groups: list[str]) -> np.ndarray:
+    def _out_of_fold_scores(self, texts: list[str], Y: np.ndarray, groups: list[str],
+                            weight: np.ndarray | None = None) -> np.ndarray:
         """Decision scores of each row from a model fitted without its group.
 
         Texts are tokenised once: every fold's features come from the same raw counts
@@ -138,7 +154,8 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         scores = np.zeros(Y.shape, dtype=np.float64)
         folds = grouped_kfold(groups, n_splits=min(self.inner_folds, len(set(groups))), seed=self.random_state)
         for train, test in folds:
-            coef, intercept = self._fit_linear(_fold_features(blocks, train, train), Y[train])
+            coef, intercept = self._fit_linear(_fold_features(blocks, train, train), Y[train],
+                                               None if weight is None else weight[train])
             scores[test] = _fold_features(blocks, train, test) @ coef.T + intercept
         return scores
 

@@ -14,6 +14,7 @@ Everything here returns plain dicts (JSON-ready) and prints nothing.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -25,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from ..text.concepts import ConceptMatcher, Lexicon
 from ..text.normalize import fold
 from ..labels.gold import LabelledParagraph
+from ..labels.leaks import story_groups
 from ..labels.splits import grouped_kfold, split_components
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "label_matrix",
     "multilabel_metrics",
     "cross_validate",
+    "cv_components",
+    "fit_model",
     "cross_language_transfer",
     "evaluate_rows",
     "LANG_GROUPS",
@@ -175,6 +179,21 @@ def _summarise(runs: list[dict[str, Any]], labels: Sequence[str]) -> dict[str, A
     return summary
 
 
+def fit_model(model: Any, rows: Sequence[LabelledParagraph], labels: Sequence[str],
+              groups: Sequence[str] | None = None) -> Any:
+    """`model.fit` on labelled rows, passing each row's `source` when the model takes it."""
+    kwargs: dict[str, Any] = {"groups": groups}
+    if "sources" in inspect.signature(model.fit).parameters:
+        kwargs["sources"] = [r.source for r in rows]
+    return model.fit([r.text for r in rows], label_matrix(rows, labels), **kwargs)
+
+
+def cv_components(rows: Sequence[LabelledParagraph]) -> list[str]:
+    """What cross-validation keeps on one side: a document, a duplicate group, a story."""
+    return split_components([r.doc for r in rows], [r.group for r in rows],
+                            story_groups([r.to_record() for r in rows]))
+
+
 def cross_validate(
     rows: Sequence[LabelledParagraph],
     models: dict[str, Callable[[], MultiLabelModel]],
@@ -183,37 +202,43 @@ def cross_validate(
     n_splits: int = 5,
     repeats: int = 3,
     seed: int = 0,
+    evaluate: Callable[[LabelledParagraph], bool] | None = None,
 ) -> dict[str, Any]:
     """Grouped, repeated CV of several models on the same folds; mean ± sd per metric.
 
-    Returns ``{"folds": ..., "models": {name: summary}, "leak_free": True}``; the folds are
-    checked to share no document or duplicate group between train and test.
+    Folds keep every document, duplicate group and story (`cv_components`) on one side. With
+    `evaluate`, only the rows it accepts are folded and scored (e.g. real text); the others
+    (e.g. codebook examples) are in every training fold. Returns ``{"models": {name: summary},
+    "leak_free": True, ...}``; the folds are asserted to share no component.
     """
-    texts = [r.text for r in rows]
     langs = [r.lang for r in rows]
     Y = label_matrix(rows, labels)
-    components = split_components([r.doc for r in rows], [r.group for r in rows])
+    components = cv_components(rows)
+    scored = np.array([evaluate is None or evaluate(r) for r in rows])
+    pool = np.flatnonzero(scored)
+    always = np.flatnonzero(~scored)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in models}
     for repeat in range(repeats):
-        folds = grouped_kfold(components, n_splits=n_splits, seed=seed + repeat)
+        folds = [(np.concatenate([pool[train], always]), pool[test])
+                 for train, test in grouped_kfold([components[i] for i in pool], n_splits=n_splits, seed=seed + repeat)]
         for train, test in folds:
             assert not set(components[i] for i in train) & set(components[i] for i in test)
         predictions = {name: np.zeros_like(Y) for name in models}
         for train, test in folds:
-            train_texts = [texts[i] for i in train]
-            test_texts = [texts[i] for i in test]
+            train_rows = [rows[i] for i in train]
+            test_texts = [rows[i].text for i in test]
             train_groups = [components[i] for i in train]
             for name, make in models.items():
-                model = make()
-                model.fit(train_texts, Y[train], groups=train_groups)
+                model = fit_model(make(), train_rows, labels, train_groups)
                 predictions[name][test] = model.predict(test_texts)
         for name in models:
-            runs[name].append(multilabel_metrics(Y, predictions[name], labels, langs))
+            runs[name].append(multilabel_metrics(Y[pool], predictions[name][pool], labels, [langs[i] for i in pool]))
     return {
-        "n": len(rows),
+        "n": int(len(pool)),
+        "n_train_only": int(len(always)),
         "n_splits": n_splits,
         "repeats": repeats,
-        "n_components": len(set(components)),
+        "n_components": len({components[i] for i in pool}),
         "leak_free": True,
         "models": {name: _summarise(r, labels) for name, r in runs.items()},
     }
