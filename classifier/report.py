@@ -17,7 +17,7 @@ from typing import Any
 from .labels.gold import LabelledParagraph
 from .labels.taxonomy import Taxonomy, load_taxonomy
 from .model.evaluation import cross_language_transfer, cross_validate, cv_components, evaluate_rows, fit_model
-from .training import SHIPPED_PARAMS, baseline_factories, is_real, make_model
+from .training import SHIPPED_PARAMS, baseline_factories, is_real, make_model, real_rows_to_score
 
 __all__ = ["ABLATIONS", "evaluation_report", "render_report", "metrics_table", "heldout_table", "transfer_table",
            "ablation_table"]
@@ -82,7 +82,7 @@ def evaluation_report(
     labels = taxonomy.label_ids
     say = progress or (lambda _m: None)
     baselines = baseline_factories(taxonomy)
-    evaluate = is_real if any(map(is_real, rows)) else None
+    evaluate = real_rows_to_score(rows)
     say("grouped cross-validation on the real rows (codebook examples train only): model and baselines")
     cv = cross_validate(rows, {"model": lambda: make_model(taxonomy), **baselines}, labels, repeats=repeats,
                         evaluate=evaluate)

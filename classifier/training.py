@@ -61,6 +61,13 @@ def is_real(row: LabelledParagraph) -> bool:
     return row.source != "codebook"
 
 
+def real_rows_to_score(rows: Sequence[LabelledParagraph], n_splits: int = 5) -> Callable[[LabelledParagraph], bool] | None:
+    """`is_real` when the real rows fill `n_splits` folds (cross-validation then scores real text
+    only, the codebook examples training in every fold); None (score every row) otherwise."""
+    real = [r for r in rows if is_real(r)]
+    return is_real if real and len(set(cv_components(real))) >= n_splits else None
+
+
 def data_fingerprint(rows: Sequence[LabelledParagraph]) -> str:
     """SHA-256 over (id, labels) of the training rows, order-independent."""
     digest = hashlib.sha256()
@@ -110,8 +117,9 @@ def train(
         say(f"cross-validating ({cv_folds} grouped folds x {cv_repeats} repeats, model and 2 baselines)")
         cv = cross_validate(
             rows, {"model": lambda: make_model(taxonomy), **baseline_factories(taxonomy)}, labels,
-            n_splits=cv_folds, repeats=cv_repeats, evaluate=is_real if any(map(is_real, rows)) else None,
+            n_splits=cv_folds, repeats=cv_repeats, evaluate=real_rows_to_score(rows, cv_folds),
         )
+        cv["scored"] = "real" if real_rows_to_score(rows, cv_folds) else "all"
     say(f"fitting on all {len(rows)} labelled paragraphs")
     model = fit_model(make_model(taxonomy), rows, labels, cv_components(rows))
 
