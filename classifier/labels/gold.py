@@ -182,11 +182,24 @@ def write_labelled(rows: Iterable[LabelledParagraph], path: str | Path) -> int:
             for row in rows:
                 out.write(json.dumps(row.to_record(), ensure_ascii=False) + "\n")
                 count += 1
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, _mode_of(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return count
+
+
+def _mode_of(path: Path) -> int:
+    """The file's current permission bits, or the usual ones for a new file (0666 less umask)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def codebook_records(taxonomy: Taxonomy | None = None) -> list[LabelledParagraph]:
