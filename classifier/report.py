@@ -26,17 +26,21 @@ __all__ = ["ABLATIONS", "evaluation_report", "render_report", "metrics_table", "
 # Each variant changes one thing of the shipped configuration.
 ABLATIONS: dict[str, dict[str, Any]] = {
     "shipped": {},
+    "the previous shipped model (words 0.5, C 1, no character n-grams)": {"word_weight": 0.5, "C": 1.0,
+                                                                          "use_chars": False},
     "without concept features": {"use_concepts": False},
-    "concept features only (no words)": {"use_words": False},
-    "word features at full weight (1.0)": {"word_weight": 1.0},
-    "with Han character n-grams": {"use_chars": True},
+    "without Han character n-grams": {"use_chars": False},
+    "word features at weight 1": {"word_weight": 1.0},
+    "C = 2 (stronger regularisation)": {"C": 2.0},
+    "C = 32 (weaker regularisation)": {"C": 32.0},
     "without the jieba domain dictionary": {"term_dictionary": False},
     "without tuned thresholds (0.5)": {"tune_thresholds": False},
     "without calibration": {"calibrate": False},
+    "calibration and thresholds fitted on real rows only": {"calibrate_sources": ("seed", "real")},
+    "codebook examples at half weight": {"source_weights": (("codebook", 0.5),)},
+    "without codebook examples (weight 0)": {"source_weights": (("codebook", 0.0),)},
     "word unigrams only": {"word_ngrams": (1, 1)},
     "with plural stemming": {"stem": True},
-    "C = 0.25 (stronger regularisation)": {"C": 0.25},
-    "C = 4 (weaker regularisation)": {"C": 4.0},
 }
 
 

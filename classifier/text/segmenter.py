@@ -37,7 +37,7 @@ _CHROME_LINE = re.compile(
       | adjust\s+font\s+size:?|font\s+size:?|subscribe|newsletter|rss|mobile
       | 分享|分享到.*|分享缩略图|打印|关闭|打印本页|关闭窗口|返回顶部|返回|收藏|扫一扫.*|字号.*
       | 上一篇.*|下一篇.*|上一页|下一页|首页|尾页|相关(?:新闻|阅读|链接)|点击(?:查看|进入).*
-      | [<‹«]?\s*(?:\d+\s*){2,}[>›»]?          # pagination "< 1 2 3 >"
+      | [<‹«]?\s*\d(?:\s*\d)+\s*[>›»]?         # pagination "< 1 2 3 >" (one digit per step: linear)
       | 第\s*\d+\s*页.*
       | [\W_]+                                 # lone punctuation or symbols
     )$""",
@@ -60,10 +60,13 @@ _ORDINAL = r"(?:[一二三四五六七八九十]{1,2}是|[（(][一二三四五�
 _INLINE_ORDINAL = re.compile(
     r"(?:(?<=[。；;：:！？!?\s])|^)(?=(?:[一二三四五六七八九十]{1,2}是|[（(][一二三四五六七八九十]{1,2}[）)]))"
 )
+# Each alternative starts only at the start of a run of end marks and takes the run whole
+# (possessive), so a long run of dots is one attempt, not one per position: linear time.
 _SENTENCE_END = re.compile(
-    r"[。！？；]+[”」』’\"）)]*"
-    r"|(?<!\b[A-Z])(?<!\bNo)(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.!?]+[”’\"')]*"
-    r"(?=\s+[\"“‘(]?[A-Z0-9]|\s*$)"
+    r"(?=[。！？；.!?])"  # a lookahead on one class lets the engine skip text without end marks fast
+    r"(?:(?<![。！？；])[。！？；]++[”」』’\"）)]*+"
+    r"|(?<![.!?])(?<!\b[A-Z])(?<!\bNo)(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.!?]++[”’\"')]*+"
+    r"(?=\s+[\"“‘(]?[A-Z0-9]|\s*$))"
 )
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])\s*")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -206,15 +209,44 @@ def _split_clauses(sentence: str, max_units: int) -> list[str]:
 
 
 def _hard_wrap(piece: str, max_units: int) -> list[str]:
-    """Last resort for a clause with no punctuation: cut at the last space (or character) in bound."""
+    """Last resort for a clause with no punctuation: cut at the last space (or character) in bound.
+
+    Linear in the clause: a cursor walks the text once, and each chunk's size in units comes
+    from running sums, never from rescanning what is left.
+    """
+    if _units(piece) <= max_units:
+        return [piece]
+    han_before = _han_prefix(piece)  # han_before[i]: Han characters in piece[:i]
+    n = len(piece)
+
+    def units(a: int, b: int) -> float:
+        han = han_before[b] - han_before[a]
+        return han * _HAN_UNITS + (b - a - han)
+
     chunks: list[str] = []
-    while _units(piece) > max_units:
-        cut = int(max_units / (_HAN_UNITS if _HAN.search(piece) else 1))
-        space = piece.rfind(" ", 0, cut)
-        cut = space if space > cut // 2 else cut
-        chunks.append(piece[:cut].strip())
-        piece = piece[cut:].strip()
-    return [*chunks, piece] if piece else chunks
+    start = 0
+    while start < n and piece[start].isspace():
+        start += 1
+    while start < n and units(start, n) > max_units:
+        rest_has_han = han_before[n] - han_before[start] > 0
+        cut = start + int(max_units / (_HAN_UNITS if rest_has_han else 1))
+        space = piece.rfind(" ", start, cut)
+        cut = space if space - start > (cut - start) // 2 else cut
+        chunks.append(piece[start:cut].strip())
+        start = cut
+        while start < n and piece[start].isspace():
+            start += 1
+    tail = piece[start:].strip()
+    return [*chunks, tail] if tail else chunks
+
+
+def _han_prefix(text: str) -> list[int]:
+    """Running count of Han characters (the ranges of `_HAN`), vectorised over the code points."""
+    import numpy as np
+
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    han = ((codes >= 0x3400) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF))
+    return [0, *np.cumsum(han, dtype=np.int64).tolist()]
 
 
 def _join(pieces: list[str]) -> str:

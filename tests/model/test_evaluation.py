@@ -83,3 +83,43 @@ def test_checker_reports_unknown_labels_duplicates_and_missing_seeds(tmp_path: P
     assert f"{path}:3: unknown label 'smuggling'" in problems
     second = json.loads(lines[1])
     assert f"missing seed paragraph {second['doc']}:{second['index']} ({second['id']})" in problems
+
+
+def test_real_cv_keeps_pages_and_stories_on_one_side_and_codebook_rows_train_only() -> None:
+    from classifier.labels.gold import LabelledParagraph
+    from classifier.model.evaluation import cross_validate, cv_components
+
+    def row(i: int, doc: str, text: str, source: str = "real", url: str = "") -> LabelledParagraph:
+        labels = ("enforcement",) if i % 2 else ()
+        return LabelledParagraph(id=f"p{i}", doc=doc, index=i, lang="en", text=text, labels=labels, source=source,
+                                 extra={"source_url": url} if url else {})
+
+    rows = [row(i, f"real/{i}", f"Police solved case {i} at the border.", url=f"http://site/{i}") for i in range(12)]
+    # two outlets telling one story (shared distinctive figures) and one page with two paragraphs
+    rows += [row(20, "real/a", "Officers cracked 735 cases and held 1,461 suspects.", url="http://a"),
+             row(21, "real/b", "移民管理机构破获案件735起，抓获1461人。", url="http://b"),
+             row(22, "real/c", "A patrol boat watched the river.", url="http://c"),
+             row(23, "real/c", "The weather was fine.", url="http://c")]
+    rows += [row(30 + i, f"codebook/x/{i}", f"Codebook example {i} about patrols.", source="codebook") for i in range(6)]
+    components = cv_components(rows)
+    assert components[12] == components[13] and components[14] == components[15] and components[12] != components[14]
+
+    class Recorder:
+        seen: list[tuple[set[str], set[str]]] = []
+
+        def fit(self, X, Y, groups=None):  # noqa: ANN001, ANN201
+            self.train = set(X)
+            return self
+
+        def predict(self, X):  # noqa: ANN001, ANN201
+            Recorder.seen.append((self.train, set(X)))
+            return np.zeros((len(X), 1), dtype=np.int64)
+
+    cv = cross_validate(rows, {"r": Recorder}, ["enforcement"], n_splits=4, repeats=2,
+                        evaluate=lambda r: r.source != "codebook")
+    assert cv["n"] == 16 and cv["n_train_only"] == 6 and cv["leak_free"]
+    codebook = {r.text for r in rows if r.source == "codebook"}
+    by_text = {r.text: c for r, c in zip(rows, components)}
+    for train, test in Recorder.seen:
+        assert codebook <= train and not codebook & test  # trained on, never scored
+        assert not {by_text[t] for t in train} & {by_text[t] for t in test}  # no page or story on both sides

@@ -169,3 +169,33 @@ def test_seed_002_long_paragraph_is_split_at_sentence_ends(seeds_dir: Path) -> N
     assert all(len(p.text) <= 800 for p in paragraphs)
     assert paragraphs[0].text.startswith('The mobilization and deployment meeting for the "Kunlun 2024"')
     assert paragraphs[1].text.startswith("The meeting pointed out that in the past year")
+
+
+# --- hostile input: linear-time rules (each of these hung or ran for minutes before) ---------
+
+
+@pytest.mark.parametrize("line", [
+    "138 0013 8000 139 0013 8000 137 0013 8000 x",  # three phone numbers and a word
+    "2014 2015 2016 2017 2018 2019 2020 2021 2022 2023 合计",  # a row of ten years and 合计
+    "1" * 34 + "a",  # 34 digits and a letter
+])
+def test_digit_rows_that_are_not_pagination_are_kept_without_backtracking(line: str) -> None:
+    assert not is_chrome(line)
+    assert [p.text for p in segment(Document("d", line))] == [line]
+
+
+def test_pagination_rows_are_still_chrome() -> None:
+    assert [is_chrome(x) for x in ("< 1 2 3 >", "12", "1 2", "« 4 5 »", "第 3 页")] == [True] * 5
+
+
+def test_thirty_kilobytes_of_dots_are_one_sentence() -> None:
+    assert split_sentences("." * 30_000) == ["." * 30_000]
+    assert split_sentences("Stop... Go. 好。。。行！") == ["Stop...", "Go. 好。。。", "行！"]
+
+
+def test_a_ten_megabyte_line_is_cut_into_bounded_passages() -> None:
+    paragraphs = segment(Document("d", "word " * 2_000_000))
+    assert len(paragraphs) == 12_500
+    assert {len(p.text) for p in paragraphs} == {799}
+    han = segment(Document("d", "边境管理" * 250_000))
+    assert len(han) == 3_125 and {len(p.text) for p in han} == {320}
