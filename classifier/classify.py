@@ -54,6 +54,8 @@ def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, det
     text = record["text"]
     extra = {k: v for k, v in record.items() if k not in ("id", "doc", "index", "text", "lang")}
     index = record.get("index")
+    if isinstance(index, int) and not 0 <= index < 2**31:
+        raise InputError(f"{source}:{line}: 'index' is {index}; give a position between 0 and {2**31 - 1}")
     return Paragraph(
         id=str(record.get("id") or paragraph_id(text)),
         doc=str(record.get("doc") or Path(source).stem),
@@ -80,8 +82,11 @@ def iter_paragraphs(inputs: Iterable[str | Path], *, on_error: ErrorSink) -> Ite
                 for entry in iter_jsonl(name):
                     if isinstance(entry, RecordError):
                         on_error(str(entry))
-                    else:
+                        continue
+                    try:
                         yield paragraph_from_record(entry[1], source=name, line=entry[0], detect=False)
+                    except InputError as exc:
+                        on_error(str(exc))
             except InputError as exc:
                 on_error(str(exc))
             continue
@@ -102,8 +107,11 @@ def _iter_stdin(on_error: ErrorSink) -> Iterator[Paragraph]:
         for entry in iter_jsonl(stream, source="<stdin>"):
             if isinstance(entry, RecordError):
                 on_error(str(entry))
-            else:
+                continue
+            try:
                 yield paragraph_from_record(entry[1], source="stdin", line=entry[0], detect=False)
+            except InputError as exc:
+                on_error(str(exc))
         return
     try:
         yield from segment(read_document_bytes(stream.read(), name="stdin.txt"))

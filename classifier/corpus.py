@@ -74,7 +74,11 @@ def _jsonl_paragraphs(data: bytes, name: str) -> tuple[list[Paragraph], list[str
             skipped.append(str(entry))
             continue
         line, record = entry
-        p = paragraph_from_record(record, source=name, line=line)
+        try:
+            p = paragraph_from_record(record, source=name, line=line)
+        except InputError as exc:
+            skipped.append(str(exc))
+            continue
         # The store keys paragraphs by the hash of their text, whatever id the file used.
         paragraphs.append(Paragraph(id=paragraph_id(p.text), doc=p.doc, index=p.index, text=p.text, lang=p.lang,
                                     title=str(record.get("title") or "")))

@@ -11,17 +11,17 @@ provenance on each row. Bad lines are reported (file:line, what, how to fix) and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import store as db
-from .errors import InputError, LabelDataError
+from .errors import LabelDataError
 from .labels.gold import LabelledParagraph
 from .store import Store
 from .text.paragraph import paragraph_id
+from .text.reader import RecordError, json_lines
 
 __all__ = ["import_answer_file", "import_adjudication_file", "answer_records", "ANSWER_FIELDS", "gold_with_answers"]
 
@@ -31,26 +31,15 @@ ErrorSink = Callable[[str], None]
 
 
 def _lines(path: Path, on_error: ErrorSink) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError:
-                on_error(f"{path}:{number}: line is not UTF-8; re-save the file as UTF-8")
-                continue
-            except (json.JSONDecodeError, RecursionError, ValueError) as exc:
-                on_error(f"{path}:{number}: invalid JSON ({getattr(exc, 'msg', exc)}); fix or delete the line")
-                continue
-            if not isinstance(record, dict):
-                on_error(f"{path}:{number}: expected a JSON object, found {type(record).__name__}")
-                continue
-            yield number, record
+    for entry in json_lines(path):
+        if isinstance(entry, RecordError):
+            on_error(str(entry))
+            continue
+        number, record = entry
+        if not isinstance(record, dict):
+            on_error(f"{path}:{number}: expected a JSON object, found {type(record).__name__}")
+            continue
+        yield number, record
 
 
 def _paragraph_of(record: dict[str, Any]) -> str | None:

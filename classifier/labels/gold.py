@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import LabelDataError, TaxonomyError
+from ..errors import InputError, LabelDataError, TaxonomyError
 from ..paths import PROJECT_ROOT
 from ..text.language import normalize_lang
 from ..text.paragraph import paragraph_id
-from ..text.reader import read_document
+from ..text.reader import RecordError, json_lines, read_document
 from ..text.segmenter import segment
 from .leaks import find_leaks
 from .taxonomy import Taxonomy, load_taxonomy
@@ -152,23 +152,14 @@ def load_labelled(
 
 
 def _iter_json_lines(path: Path) -> Iterable[tuple[str, Any]]:
+    """(`file:line`, value) per line; the first unusable line raises `LabelDataError`."""
     try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise LabelDataError(f"{path}: cannot read ({exc.strerror}); check the path") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"{path}:{number}"
-            if not raw.strip():
-                continue
-            try:
-                yield where, json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-            except UnicodeDecodeError:
-                raise LabelDataError(f"{where}: not UTF-8; re-save the file as UTF-8") from None
-            except json.JSONDecodeError as exc:
-                raise LabelDataError(
-                    f"{where}: invalid JSON ({exc.msg} at column {exc.colno}); fix the line"
-                ) from None
+        for entry in json_lines(path):
+            if isinstance(entry, RecordError):
+                raise LabelDataError(str(entry))
+            yield f"{path}:{entry[0]}", entry[1]
+    except InputError as exc:
+        raise LabelDataError(str(exc)) from None
 
 
 def write_labelled(rows: Iterable[LabelledParagraph], path: str | Path) -> int:

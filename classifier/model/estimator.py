@@ -17,6 +17,7 @@ the feature union sees them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,7 @@ from .features import build_vectorizer, fold_batch
 
 __all__ = ["MeasureClassifier"]
 
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _THRESHOLD_GRID = np.round(np.arange(0.10, 0.91, 0.05), 2)
 
 
@@ -82,12 +84,14 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         self.calibrate_sources = calibrate_sources
 
     # -- fitting -------------------------------------------------------------------------
-    def _vectorizer(self):  # noqa: ANN202 - a sklearn Pipeline
+    def _vectorizer(self, texts: Sequence[str]):  # noqa: ANN202 - a sklearn FeatureUnion
+        # Han character n-grams need Han text to learn from (an all-English training set has none).
+        chars = self.use_chars and any(_HAN.search(t) for t in texts)
         return build_vectorizer(
             self.lexicon, use_words=self.use_words, word_ngrams=self.word_ngrams, stem=self.stem,
             term_dictionary=self.term_dictionary, min_df=self.min_df, word_weight=self.word_weight,
             use_concepts=self.use_concepts, concept_weight=self.concept_weight,
-            use_chars=self.use_chars,
+            use_chars=chars,
         )
 
     def _fit_linear(self, X: sp.spmatrix, Y: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +141,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
                 probs = self._calibrated(scores)
                 self.thresholds_ = np.array([_best_threshold(probs[:, j], truth[:, j]) for j in range(n_labels)])
 
-        self.vectorizer_ = self._vectorizer().fit(texts)
+        self.vectorizer_ = self._vectorizer(texts).fit(texts)
         features = self.vectorizer_.transform(texts)
         self.coef_, self.intercept_ = self._fit_linear(features, Y, weight)
         self.n_features_ = features.shape[1]
@@ -161,7 +165,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
 
     def _count_blocks(self, texts: list[str]) -> list[tuple[str, Any, int, float]]:
         blocks: list[tuple[str, Any, int, float]] = []
-        union = self._vectorizer()
+        union = self._vectorizer(texts)
         weights = union.transformer_weights or {}
         for name, transformer in union.transformer_list:
             if name == B.CONCEPTS:  # fold-independent: the codebook, not the data, defines it

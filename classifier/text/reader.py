@@ -33,6 +33,7 @@ __all__ = [
     "read_document",
     "read_document_bytes",
     "iter_jsonl",
+    "json_lines",
     "doc_id_for",
 ]
 
@@ -279,13 +280,38 @@ def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
-def iter_jsonl(
-    stream: IO[bytes] | str | Path, *, source: str | None = None
-) -> Iterator[tuple[int, dict[str, Any]] | RecordError]:
-    """Stream a JSONL file: yields `(line_number, record)` or a `RecordError` per bad line.
+def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[bytes | None]:
+    """Lines of a byte stream, each read with at most `limit` + 1 bytes in memory; a longer
+    line yields None (its rest is skipped in bounded pieces)."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # skip the rest of the overlong line without holding it
+                more = handle.readline(limit + 1)
+                if not more or more.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line
 
-    Blank lines are skipped. A record must be a JSON object with a non-empty string `text`.
-    Memory stays flat: one line is held at a time.
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def json_lines(
+    stream: IO[bytes] | str | Path, *, source: str | None = None
+) -> Iterator[tuple[int, Any] | RecordError]:
+    """Every non-blank line of a JSONL file parsed, or a `RecordError` saying what is wrong with it.
+
+    The one JSON-lines reader of pmc (classify, ingest, labels, answers): UTF-8 (a BOM on the
+    first line is fine), at most 1 MB per line (read bounded, never whole), standard JSON only
+    (no NaN/Infinity), no unpaired surrogates, no nesting deep enough to exhaust the parser.
     """
     if isinstance(stream, (str, Path)):
         name = source or str(stream)
@@ -298,30 +324,60 @@ def iter_jsonl(
         name = source or getattr(stream, "name", "<stdin>")
         handle, close = stream, False
     try:
-        for number, raw in enumerate(handle, start=1):
-            if len(raw) > _MAX_JSONL_LINE:
+        for number, raw in enumerate(_bounded_lines(handle, _MAX_JSONL_LINE), start=1):
+            if raw is None:
                 yield RecordError(name, number, f"line is over {_MAX_JSONL_LINE // 1024} KB; split the paragraph")
                 continue
             if not raw.strip():
                 continue
             try:
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                yield RecordError(name, number, "line is not UTF-8; re-save the file as UTF-8")
+            except UnicodeDecodeError as exc:
+                yield RecordError(name, number, f"line is not UTF-8 (byte {exc.start + 1}); re-save the file as UTF-8")
                 continue
             try:
-                record = json.loads(line)
+                value = json.loads(line, parse_constant=_no_constants)
             except json.JSONDecodeError as exc:
-                yield RecordError(name, number, f"invalid JSON ({exc.msg} at column {exc.colno}); fix or delete the line")
+                yield RecordError(name, number, f"invalid JSON ({exc.msg}, column {exc.colno}); fix or delete the line")
                 continue
-            if not isinstance(record, dict):
-                yield RecordError(name, number, f"expected a JSON object with a 'text' field, found {type(record).__name__}")
+            except RecursionError:
+                yield RecordError(name, number, "JSON nested too deeply; flatten the record")
                 continue
-            text = record.get("text")
-            if not isinstance(text, str) or not text.strip():
-                yield RecordError(name, number, "missing or empty 'text' field; every line needs the paragraph text")
+            except ValueError as exc:
+                yield RecordError(name, number, f"invalid JSON ({exc}); write null or a number instead")
                 continue
-            yield number, record
+            if _SURROGATE_ESCAPE.search(raw):
+                try:
+                    json.dumps(value, ensure_ascii=False).encode("utf-8")
+                except UnicodeEncodeError:
+                    yield RecordError(name, number, "contains an unpaired surrogate escape (like \\ud800); "
+                                                    "fix the text's encoding")
+                    continue
+            yield number, value
     finally:
         if close:
             handle.close()
+
+
+def iter_jsonl(
+    stream: IO[bytes] | str | Path, *, source: str | None = None
+) -> Iterator[tuple[int, dict[str, Any]] | RecordError]:
+    """Stream a JSONL file of paragraphs: yields `(line_number, record)` or a `RecordError` per bad line.
+
+    Blank lines are skipped. A record must be a JSON object with a non-empty string `text`.
+    Memory stays flat: one line is held at a time.
+    """
+    name = source or (str(stream) if isinstance(stream, (str, Path)) else getattr(stream, "name", "<stdin>"))
+    for entry in json_lines(stream, source=source):
+        if isinstance(entry, RecordError):
+            yield entry
+            continue
+        number, record = entry
+        if not isinstance(record, dict):
+            yield RecordError(name, number, f"expected a JSON object with a 'text' field, found {type(record).__name__}")
+            continue
+        text = record.get("text")
+        if not isinstance(text, str) or not text.strip():
+            yield RecordError(name, number, "missing or empty 'text' field; every line needs the paragraph text")
+            continue
+        yield number, record

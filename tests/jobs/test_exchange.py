@@ -59,7 +59,7 @@ def test_answers_import_records_blind_tagged_answers_and_skips_bad_lines(tmp_pat
     assert result.exit_code == 10
     assert result.stdout.strip() == f"{answers}: 3 answers recorded for ann-a, 3 lines skipped"
     assert result.stderr.splitlines() == [
-        f"skipped: {answers}:4: invalid JSON (Expecting property name enclosed in double quotes); fix or delete the line",
+        f"skipped: {answers}:4: invalid JSON (Expecting property name enclosed in double quotes, column 2); fix or delete the line",
         f"skipped: {answers}:5: unknown paragraph '0000000000000000'; ingest its document first (pmc ingest)",
         f"skipped: {answers}:6: unknown label 'smuggling'; expected one of enforcement, port_inspection, "
         f"border_patrol, source_governance, international_cooperation",

@@ -161,8 +161,8 @@ def test_upload_jsonl_keeps_good_lines_and_reports_bad_ones(store, registry: Pat
     ).encode("utf-8")
     result = corpus.upload(Workspace.of(store, registry), "batch.jsonl", data)
     assert result["docs"] == ["jl"] and result["paragraphs"] == 2
-    assert result["skipped"] == ["batch.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes "
-                                 "at column 2); fix or delete the line"]
+    assert result["skipped"] == ["batch.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes"
+                                 ", column 2); fix or delete the line"]
 
 
 @pytest.mark.parametrize(("name", "data", "message"), [

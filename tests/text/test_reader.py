@@ -130,10 +130,10 @@ def test_jsonl_streams_records_and_reports_bad_lines_with_line_numbers(tmp_path:
     items = list(iter_jsonl(path))
     assert items[0] == (1, {"id": "a", "text": "first"})
     assert [str(i) for i in items[1:5]] == [
-        f"{path}:3: invalid JSON (Expecting property name enclosed in double quotes at column 2); fix or delete the line",
+        f"{path}:3: invalid JSON (Expecting property name enclosed in double quotes, column 2); fix or delete the line",
         f"{path}:4: expected a JSON object with a 'text' field, found list",
         f"{path}:5: missing or empty 'text' field; every line needs the paragraph text",
-        f"{path}:6: line is not UTF-8; re-save the file as UTF-8",
+        f"{path}:6: line is not UTF-8 (byte 1); re-save the file as UTF-8",
     ]
     assert all(isinstance(i, RecordError) for i in items[1:5])
     assert items[5] == (7, {"text": "last", "doc": "d1", "extra": 1})
