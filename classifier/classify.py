@@ -15,8 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +40,8 @@ __all__ = [
     "score_paragraphs",
     "classify_stream",
     "RecordWriter",
+    "open_output",
+    "csv_cell",
 ]
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
@@ -187,6 +192,44 @@ def classify_stream(
         yield from pool.imap(_worker_score, _batches(paragraphs, batch_size), chunksize=1)
 
 
+@contextmanager
+def open_output(path: Path, *, inputs: Iterable[str | Path] = ()) -> Iterator[IO[str]]:
+    """A text file to write results to, safely: refused when it is a folder, sits in a missing
+    folder or is one of the `inputs`; written to a temporary file beside it and renamed into
+    place only when the block ends normally, so a crash or a kill never leaves half a file and
+    never touches an existing one."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name for --output (e.g. {path / 'predictions.jsonl'})")
+    if not path.parent.is_dir():
+        raise InputError(f"{path}: the folder {path.parent} does not exist; create it or write elsewhere")
+    target = path.resolve()
+    for item in inputs:
+        if str(item) != "-" and Path(item).resolve() == target:
+            raise InputError(f"{path}: is also an input; write the output to another file")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write the output ({exc.strerror}); check the disk and the folder") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as text: a leading =, +, -, @, tab or CR gets a ' in
+    front (OWASP's advice against formula injection); other values pass unchanged."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 class RecordWriter:
     """Writes output records as JSONL, CSV or TSV, flushing after every batch."""
 
@@ -208,10 +251,10 @@ class RecordWriter:
                 self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             else:
                 text = record["text"] if self.fmt == "csv" else " ".join(record["text"].split())
-                self._csv.writerow([
+                self._csv.writerow([csv_cell(x) for x in (
                     record["id"], record["doc"], record["index"], record["lang"], ";".join(record["labels"]),
                     *[f"{record['scores'][label]:.4f}" for label in self.labels], text,
-                ])
+                )])
             self.count += 1
         self.handle.flush()
 

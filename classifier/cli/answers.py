@@ -58,14 +58,15 @@ def answers_export_cmd(db: Path | None, fmt: str, output: Path | None) -> None:
       pmc answers export --format csv -o answers.csv
     """
     import csv
+    from contextlib import nullcontext
 
+    from ..classify import csv_cell, open_output
     from ..exchange import ANSWER_FIELDS, answer_records
     from ..store import open_store
 
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         records = answer_records(store)
-    handle = output.open("w", encoding="utf-8", newline="") if output else click.get_text_stream("stdout")
-    try:
+    with open_output(output) if output else nullcontext(click.get_text_stream("stdout")) as handle:
         if fmt == "jsonl":
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -73,12 +74,9 @@ def answers_export_cmd(db: Path | None, fmt: str, output: Path | None) -> None:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(ANSWER_FIELDS)
             for record in records:
-                writer.writerow([";".join(record[k]) if k == "labels" else
-                                 json.dumps(record[k]) if k == "scores" and record[k] is not None else
-                                 record[k] for k in ANSWER_FIELDS])
-    finally:
-        if output:
-            handle.close()
+                writer.writerow([csv_cell(";".join(record[k]) if k == "labels" else
+                                          json.dumps(record[k]) if k == "scores" and record[k] is not None else
+                                          record[k]) for k in ANSWER_FIELDS])
 
 
 @cli.group("review")

@@ -49,7 +49,9 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
       pmc classify seeds/*.txt --format csv -o predictions.csv
       cat paragraphs.jsonl | pmc classify - --jobs 2
     """
-    from ..classify import RecordWriter, classify_stream, iter_paragraphs
+    from contextlib import nullcontext
+
+    from ..classify import RecordWriter, classify_stream, iter_paragraphs, open_output
     from ..scoring.registry import load_serving
 
     saved = load_serving(model)
@@ -60,25 +62,24 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
         skipped.append(message)
         click.echo(f"skipped: {message}", err=True)
 
-    handle = output.open("w", encoding="utf-8", newline="") if output else click.get_text_stream("stdout")
+    target = open_output(output, inputs=inputs) if output else nullcontext(click.get_text_stream("stdout"))
     progress = None
     if sys.stderr.isatty():
         from tqdm import tqdm
 
         progress = tqdm(unit=" paragraphs", file=sys.stderr, smoothing=0.1)
     try:
-        writer = RecordWriter(handle, fmt, labels)
-        stream = classify_stream(iter_paragraphs(inputs, on_error=report), model=saved.model, labels=labels,
-                                 threshold_scale=threshold_scale, jobs=jobs, model_dir=saved.path)
-        for batch in stream:
-            writer.write_batch(batch)
-            if progress is not None:
-                progress.update(len(batch))
+        with target as handle:
+            writer = RecordWriter(handle, fmt, labels)
+            stream = classify_stream(iter_paragraphs(inputs, on_error=report), model=saved.model, labels=labels,
+                                     threshold_scale=threshold_scale, jobs=jobs, model_dir=saved.path)
+            for batch in stream:
+                writer.write_batch(batch)
+                if progress is not None:
+                    progress.update(len(batch))
     finally:
         if progress is not None:
             progress.close()
-        if output:
-            handle.close()
     if skipped:
         click.echo(f"{len(skipped)} input(s) skipped; {writer.count} paragraphs written", err=True)
         sys.exit(EXIT_SKIPPED)

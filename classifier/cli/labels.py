@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import LabelDataError
 from . import cli
 
 
@@ -86,8 +87,9 @@ def labels_sync_cmd(gold: Path | None) -> None:
               help="Add every annotator's latest answer (`answers`) and the document's metadata to each row.")
 @click.option("--source", "source", type=click.Choice(["real"]), default=None,
               help="Record this source on rows decided in the store (agreement or review; kept in `decision`).")
+@click.option("--force", is_flag=True, help="Replace a non-empty file even when the store has no gold to write.")
 def labels_export_cmd(db: Path | None, out: Path | None, include_labelled: bool, with_answers: bool,
-                      source: str | None) -> None:
+                      source: str | None, force: bool) -> None:
     """Write the store's gold labels (adjudicated, imported) as a gold JSONL file.
 
     Annotator, source, note, group and extra fields are kept, so importing the file into a
@@ -104,9 +106,12 @@ def labels_export_cmd(db: Path | None, out: Path | None, include_labelled: bool,
     from ..store import export_gold, open_store
 
     path = out or default_gold_path()
-    with open_store(db) as store:
+    with open_store(db, create=False) as store:
         rows = (gold_with_answers(store, include_labelled=include_labelled, source=source)
                 if with_answers or source else export_gold(store, include_labelled=include_labelled))
+        if not rows and not force and path.exists() and path.stat().st_size > 0:
+            raise LabelDataError(f"{path}: not replaced — the store {store.path} has no gold labels to write and "
+                                 f"the file is not empty; pass --force to empty it anyway")
         count = write_labelled(rows, path)
     click.echo(f"{path}: {count} records")
 

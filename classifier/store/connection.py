@@ -56,13 +56,18 @@ class Store:
 
 
 def open_store(
-    path: str | Path | None = None, *, taxonomy: Taxonomy | None = None, timeout: float = 30.0
+    path: str | Path | None = None, *, taxonomy: Taxonomy | None = None, timeout: float = 30.0,
+    create: bool = True,
 ) -> Store:
     """Open (creating and migrating as needed) the store at `path`, default `default_db_path()`.
 
     `timeout` is how long a write waits for another process's write to finish (busy_timeout).
+    `create=False` (commands that only read) refuses a store that does not exist yet instead of
+    making an empty one — a mistyped `--db` must not look like a store with nothing in it.
     """
     path = Path(path) if path is not None else default_db_path()
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no pmc store here; check --db (or PMC_DB), or ingest documents first")
     if path.is_dir():
         raise StoreError(
             f"{path} is a directory, not a pmc store; pass a file path with --db "
