@@ -30,7 +30,7 @@ from .errors import InputError
 from .text.language import detect_language
 from .text.normalize import fold
 from .text.paragraph import Paragraph, paragraph_id
-from .text.reader import RecordError, iter_jsonl, read_document, read_document_bytes
+from .text.reader import RecordError, iter_jsonl, read_document, read_document_bytes, read_stream_bytes
 from .text.segmenter import segment
 
 __all__ = [
@@ -119,7 +119,7 @@ def _iter_stdin(on_error: ErrorSink) -> Iterator[Paragraph]:
                 on_error(str(exc))
         return
     try:
-        yield from segment(read_document_bytes(stream.read(), name="stdin.txt"))
+        yield from segment(read_document_bytes(read_stream_bytes(stream, name="stdin"), name="stdin.txt"))
     except InputError as exc:
         on_error(str(exc))
 

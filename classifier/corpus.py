@@ -20,7 +20,7 @@ from .classify import paragraph_from_record, profile, records_to_string
 from .errors import InputError, ModelError
 from .scoring.decision import labels_from_scores
 from .text.paragraph import Paragraph, paragraph_id
-from .text.reader import DEFAULT_MAX_BYTES, RecordError, iter_jsonl, read_document_bytes
+from .text.reader import DEFAULT_MAX_BYTES, RecordError, iter_jsonl, read_document_bytes, read_file_bytes
 from .text.segmenter import segment
 from .workspace import Workspace
 
@@ -28,6 +28,7 @@ __all__ = ["UPLOAD_SUFFIXES", "DEFAULT_UPLOAD_BYTES", "DOWNLOAD_FORMATS", "docum
            "predictions", "profiles", "download"]
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".text", ".html", ".htm", ".docx", ".pdf", ".jsonl")
+_PLAIN_TEXT = ""  # a file without an extension is read as text, as `pmc classify` does
 DEFAULT_UPLOAD_BYTES = DEFAULT_MAX_BYTES
 DOWNLOAD_FORMATS = ("csv", "jsonl")
 # Document fields a JSONL record may carry; the first record of a document gives its metadata.
@@ -46,7 +47,7 @@ def documents(ws: Workspace, *, include_codebook: bool = False) -> list[dict[str
 
 def _check_upload(name: str, data: bytes, max_bytes: int) -> str:
     suffix = Path(name).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
+    if suffix not in UPLOAD_SUFFIXES and suffix != _PLAIN_TEXT:
         raise InputError(
             f"{name}: unsupported file type {suffix or '(none)'!r}; upload one of "
             f"{', '.join(UPLOAD_SUFFIXES)}"
@@ -119,17 +120,7 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
 
 def ingest_path(ws: Workspace, path: str | Path, *, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:
     """`upload()` for a file on disk (the `pmc ingest` command)."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass the files inside it (e.g. {path}/*.txt)")
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(f"{path}: file is {_size(size)}, over the {_size(max_bytes)} limit; split it")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
-    return upload(ws, str(path), data, max_bytes=max_bytes)
+    return upload(ws, str(path), read_file_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
 
 
 def predictions(ws: Workspace, doc_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -16,14 +16,13 @@ from typing import Any
 
 from . import store as db
 from .errors import ModelError
-from .labels.splits import split_components
 from .scoring.registry import forget_version, list_models, resolve_model_dir, set_active
-from .training import train
+from .training import MIN_ROWS, check_trainable, train
 from .workspace import Progress, Workspace, say
 
 __all__ = ["MIN_TRAINING_ROWS", "retrain", "compare", "promote", "rollback", "discard", "history"]
 
-MIN_TRAINING_ROWS = 20
+MIN_TRAINING_ROWS = MIN_ROWS
 
 
 def _card(root: Path, version: str) -> dict[str, Any]:
@@ -48,19 +47,10 @@ def retrain(
     """
     store, root = ws.store, ws.registry
     rows = db.gold_rows(store)
-    if len(rows) < MIN_TRAINING_ROWS:
-        raise ModelError(
-            f"only {len(rows)} labelled paragraphs in {store.path}; label or import at least "
-            f"{MIN_TRAINING_ROWS} before retraining"
-        )
-    if cv_repeats > 0:
-        groups = len(set(split_components([r.doc for r in rows], [r.group for r in rows])))
-        if groups < cv_folds:
-            raise ModelError(
-                f"the {len(rows)} labelled paragraphs come from {groups} document group(s), too few for "
-                f"{cv_folds}-fold grouped cross-validation; retrain with 0 CV repeats, or label paragraphs "
-                f"of more documents"
-            )
+    try:
+        check_trainable(rows, store.taxonomy.label_ids, cv_folds=cv_folds if cv_repeats > 0 else 0)
+    except ModelError as exc:
+        raise ModelError(f"{store.path}: {exc}") from None
     say(progress)(f"training on {len(rows)} labelled paragraphs (gold and undisputed answers)")
     result = train(rows, taxonomy=store.taxonomy, cv_repeats=cv_repeats, cv_folds=cv_folds, registry=root,
                    activate=False, progress=progress)

@@ -22,6 +22,7 @@ from .model.estimator import MeasureClassifier
 from .model.evaluation import (
     CharNgramBaseline, KeywordBaseline, cross_validate, cv_components, evaluate_rows, fit_model, label_matrix,
 )
+from .errors import ModelError
 from .paths import PROJECT_ROOT
 from .scoring.registry import save_model
 
@@ -56,6 +57,25 @@ def baseline_factories(taxonomy: Taxonomy) -> dict[str, Callable[[], Any]]:
         "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=lexicon),
         "char_wb_logreg": lambda: CharNgramBaseline(labels=taxonomy.label_ids),
     }
+
+
+MIN_ROWS = 20
+
+
+def check_trainable(rows: Sequence[LabelledParagraph], labels: Sequence[str], *, cv_folds: int = 0) -> None:
+    """Refuse training data that can only give a useless model, with what to do instead."""
+    if len(rows) < MIN_ROWS:
+        raise ModelError(f"only {len(rows)} labelled paragraphs; label at least {MIN_ROWS} before training")
+    present = {label for r in rows for label in r.labels}
+    if not present:
+        raise ModelError(f"none of the {len(rows)} labelled paragraphs has a label (all are 'none'); a model "
+                         f"trained on them would never predict anything — label some positives first")
+    if cv_folds:
+        groups = len(set(cv_components(rows)))
+        if groups < cv_folds:
+            raise ModelError(f"the {len(rows)} labelled paragraphs come from {groups} document group(s), too few "
+                             f"for {cv_folds}-fold grouped cross-validation; train with --repeats 0, or label "
+                             f"paragraphs of more documents")
 
 
 def is_real(row: LabelledParagraph) -> bool:
@@ -114,6 +134,7 @@ def train(
     taxonomy = taxonomy or load_taxonomy()
     labels = taxonomy.label_ids
     say = progress or (lambda _message: None)
+    check_trainable(rows, labels, cv_folds=cv_folds if cv_repeats > 0 else 0)
     cv: dict[str, Any] | None = None
     if cv_repeats > 0:
         say(f"cross-validating ({cv_folds} grouped folds x {cv_repeats} repeats, model and 2 baselines)")

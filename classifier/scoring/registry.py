@@ -45,6 +45,7 @@ __all__ = [
     "set_active",
     "resolve_model_dir",
     "registry_root",
+    "sweep_staging",
     "file_sha256",
 ]
 
@@ -126,9 +127,11 @@ def save_model(
     root = _registry(registry)
     root.mkdir(parents=True, exist_ok=True)
     (root / _MARKER_FILE).touch()
+    sweep_staging(registry=root)
     created = datetime.now(timezone.utc)
     version = created.strftime("%Y%m%dT%H%M%S%fZ")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+    os.chmod(staging, 0o755)  # mkdtemp's 0700 would make the version unreadable to a team's other users
     try:
         model_path = staging / _MODEL_FILE
         joblib.dump(model, model_path, compress=3)
@@ -152,6 +155,30 @@ def save_model(
     if activate:
         set_active(version, registry=root)
     return final
+
+
+_STALE_SECONDS = 3600.0
+
+
+def sweep_staging(*, registry: Path | str | None = None, older_than: float = _STALE_SECONDS) -> list[str]:
+    """Remove what killed saves left behind: `.staging-*` folders and `.active-*` files older than
+    `older_than` seconds (a save in progress is younger). Returns the names removed."""
+    import time
+
+    root = _registry(registry)
+    removed = []
+    if not root.is_dir():
+        return removed
+    now = time.time()
+    for item in list(root.glob(".staging-*")) + list(root.glob(".active-*")):
+        try:
+            if now - item.stat().st_mtime < older_than:
+                continue
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+            removed.append(item.name)
+        except OSError:
+            continue
+    return removed
 
 
 def set_active(version: str, *, registry: Path | str | None = None) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ __all__ = [
     "decode_bytes",
     "read_document",
     "read_document_bytes",
+    "read_file_bytes",
+    "read_stream_bytes",
     "iter_jsonl",
     "json_lines",
     "doc_id_for",
@@ -79,17 +82,39 @@ def doc_id_for(name: str) -> str:
     return Path(name).stem or "stdin"
 
 
-def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
-    """Read one document file of any supported format."""
+def read_file_bytes(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of a regular file, at most `max_bytes` of them.
+
+    Folders, FIFOs, devices (`/dev/zero`) and sockets are refused before anything is read, and
+    at most `max_bytes` + 1 bytes are ever read, so a file that grows or lies about its size
+    cannot exhaust memory.
+    """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        mode = path.stat().st_mode
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
-    if path.is_dir():
+    if stat.S_ISDIR(mode):
         raise InputError(f"{path}: is a directory; pass the files inside it (e.g. {path}/*.txt)")
-    _check_size(size, str(path), max_bytes)
-    return read_document_bytes(path.read_bytes(), name=str(path), max_bytes=max_bytes)
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path}: not a regular file (a pipe, device or socket); save the text to a file first")
+    try:
+        with path.open("rb") as handle:
+            return read_stream_bytes(handle, name=str(path), max_bytes=max_bytes)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
+
+
+def read_stream_bytes(stream: IO[bytes], *, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """At most `max_bytes` of a byte stream (stdin, a file); more is refused, never read whole."""
+    data = stream.read(max_bytes + 1)
+    _check_size(len(data), name, max_bytes)
+    return data
+
+
+def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Read one document file of any supported format."""
+    return read_document_bytes(read_file_bytes(path, max_bytes=max_bytes), name=str(path), max_bytes=max_bytes)
 
 
 def read_document_bytes(
@@ -120,8 +145,9 @@ def read_document_bytes(
 
 def _check_size(size: int, name: str, max_bytes: int) -> None:
     if size > max_bytes:
+        shown = "more than " if size == max_bytes + 1 else ""
         raise InputError(
-            f"{name}: file is {size / 1_048_576:.1f} MB, over the {max_bytes / 1_048_576:.0f} MB "
+            f"{name}: file is {shown}{size / 1_048_576:.1f} MB, over the {max_bytes / 1_048_576:.0f} MB "
             f"limit for one document; split it, or convert it to JSONL paragraphs (streamed)"
         )
 
@@ -230,6 +256,11 @@ _PDF_LINE_END = re.compile(r"[。！？；：:.!?;」”\"]\s*$")
 
 
 def _pdf_to_text(data: bytes, *, source: str) -> tuple[str, str]:
+    import logging
+    import warnings
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings would reach stderr before pmc's line
+    warnings.filterwarnings("ignore", module="pypdf")
     try:
         from pypdf import PdfReader
         from pypdf.errors import PdfReadError

@@ -107,7 +107,7 @@ def test_retrain_compare_promote_rollback_discard(tmp_path: Path) -> None:
 
 def test_retrain_refuses_too_little_gold(tmp_path: Path) -> None:
     with open_store(tmp_path / "s.sqlite") as store:
-        with pytest.raises(ModelError, match=r"only 0 labelled paragraphs in .*; label or import at least 20"):
+        with pytest.raises(ModelError, match=r"s.sqlite: only 0 labelled paragraphs; label at least 20 before training"):
             retraining.retrain(Workspace.of(store, tmp_path / "m"))
 
 
@@ -116,7 +116,7 @@ def test_retrain_with_cv_needs_enough_document_groups(tmp_path: Path) -> None:
     with open_store(tmp_path / "s.sqlite") as store:
         bootstrap(store.path, registry=tmp_path / "m", gold=rows, cv_repeats=0, seeds_dir=tmp_path / "none")
         with pytest.raises(ModelError, match=r"the 49 labelled paragraphs come from 1 document group\(s\), too few "
-                                             r"for 5-fold grouped cross-validation; retrain with 0 CV repeats"):
+                                             r"for 5-fold grouped cross-validation; train with --repeats 0"):
             retraining.retrain(Workspace.of(store, tmp_path / "m"), cv_repeats=1)
         assert retraining.retrain(Workspace.of(store, tmp_path / "m"), cv_repeats=0)["cv"] is None
 

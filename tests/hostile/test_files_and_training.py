@@ -1,0 +1,75 @@
+"""Files that are not files, litter from killed saves, and training data that can only give a
+useless model: each a one-line error or a clean-up, never a hang or a silent bad model."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from classifier.cli import cli
+from classifier.errors import InputError
+from classifier.labels.gold import codebook_records, write_labelled
+from classifier.scoring.registry import sweep_staging
+from classifier.text.reader import read_document, read_file_bytes
+
+
+def _run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env or {}, catch_exceptions=False)
+
+
+def test_a_fifo_and_a_device_are_refused_before_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"pipe.txt: not a regular file \(a pipe, device or socket\)"):
+        read_document(fifo)  # would block forever if it were opened
+    with pytest.raises(InputError, match=r"/dev/zero: not a regular file"):
+        read_file_bytes("/dev/zero")
+
+
+def test_reads_stop_at_the_limit(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"a" * 2048)
+    with pytest.raises(InputError, match=r"big.txt: file is more than 0.0 MB, over the 0 MB limit"):
+        read_file_bytes(big, max_bytes=1024)
+
+
+def test_ingest_reads_a_file_without_an_extension_as_text(tmp_path: Path) -> None:
+    note = tmp_path / "NOTICE"
+    note.write_text("边检站在口岸查获持伪假护照人员3名。\n", encoding="utf-8")
+    result = _run("ingest", str(note), "--db", str(tmp_path / "s.sqlite"), env={"PMC_MODELS_DIR": str(tmp_path / "m")})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == f"{note}: 1 paragraphs (1 new), 0 scored"
+
+
+def test_stale_staging_folders_of_killed_saves_are_swept(tmp_path: Path) -> None:
+    old, fresh = tmp_path / ".staging-old", tmp_path / ".staging-new"
+    old.mkdir()
+    fresh.mkdir()
+    (tmp_path / ".active-x").write_text("v\n")
+    past = time.time() - 7200
+    os.utime(old, (past, past))
+    os.utime(tmp_path / ".active-x", (past, past))
+    assert sorted(sweep_staging(registry=tmp_path)) == [".active-x", ".staging-old"]
+    assert fresh.exists() and not old.exists()
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    (3, "Error: only 3 labelled paragraphs; label at least 20 before training"),
+    ("none", "Error: none of the 40 labelled paragraphs has a label (all are 'none'); a model trained on them "
+             "would never predict anything — label some positives first"),
+])
+def test_training_refuses_useless_data_with_one_line(tmp_path: Path, rows: object, message: str) -> None:
+    from dataclasses import replace
+
+    records = codebook_records()
+    records = records[:3] if rows == 3 else [replace(r, labels=()) for r in records[:40]]
+    gold = tmp_path / "g.jsonl"
+    write_labelled(records, gold)
+    result = _run("train", "--gold", str(gold), "--repeats", "0", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 6
+    assert result.stderr.strip().splitlines()[-1] == message
+    assert not (tmp_path / "m" / "ACTIVE").exists()
