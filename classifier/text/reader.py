@@ -91,13 +91,15 @@ def read_file_bytes(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     """
     path = Path(path)
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
+        mode = info.st_mode
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
     if stat.S_ISDIR(mode):
         raise InputError(f"{path}: is a directory; pass the files inside it (e.g. {path}/*.txt)")
     if not stat.S_ISREG(mode):
         raise InputError(f"{path}: not a regular file (a pipe, device or socket); save the text to a file first")
+    _check_size(info.st_size, str(path), max_bytes)
     try:
         with path.open("rb") as handle:
             return read_stream_bytes(handle, name=str(path), max_bytes=max_bytes)

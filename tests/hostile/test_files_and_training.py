@@ -31,9 +31,15 @@ def test_a_fifo_and_a_device_are_refused_before_reading(tmp_path: Path) -> None:
 
 
 def test_reads_stop_at_the_limit(tmp_path: Path) -> None:
+    import io
+
+    from classifier.text.reader import read_stream_bytes
+
+    with pytest.raises(InputError, match=r"stdin: file is more than 0.0 MB, over the 0 MB limit"):
+        read_stream_bytes(io.BytesIO(b"a" * 10_000), name="stdin", max_bytes=1024)
     big = tmp_path / "big.txt"
     big.write_bytes(b"a" * 2048)
-    with pytest.raises(InputError, match=r"big.txt: file is more than 0.0 MB, over the 0 MB limit"):
+    with pytest.raises(InputError, match=r"big.txt: file is 0.0 MB, over the 0 MB limit"):
         read_file_bytes(big, max_bytes=1024)
 
 
