@@ -14,8 +14,7 @@ from typing import Any
 from . import store as db
 from .labels.gold import LabelledParagraph, default_gold_path, default_seeds_dir, load_labelled
 from .retraining import MIN_TRAINING_ROWS
-from .text.reader import read_document
-from .text.segmenter import segment
+from .corpus import ingest_path
 from .training import train
 from .workspace import Progress, Workspace, say
 
@@ -53,8 +52,7 @@ def bootstrap(
             paths = sorted(folder.glob("*.txt"))
             tell(f"first start: ingesting {len(paths)} seed documents from {folder}")
             for path in paths:
-                document = read_document(path)
-                db.ingest_document(store, document, segment(document))
+                ingest_path(ws, path)
             rows = list(gold) if isinstance(gold, Sequence) and not isinstance(gold, str) else load_labelled(
                 gold or default_gold_path(), taxonomy=store.taxonomy
             )

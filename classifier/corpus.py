@@ -9,8 +9,10 @@ paragraphs per measure with the paragraphs behind each bar, and CSV/JSONL downlo
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections import defaultdict
+from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -106,16 +108,34 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
         result = db.ingest_paragraphs(ws.store, paragraphs, meta=meta)
         docs, title = list(dict.fromkeys(p.doc for p in paragraphs)), paragraphs[0].title
     else:
+        digest = hashlib.sha1(data).hexdigest()
         document = read_document_bytes(data, name=name, max_bytes=max_bytes)
         paragraphs = segment(document)
         if not paragraphs:
             raise InputError(f"{name}: no paragraphs found (the file has no text); check that it is the right file")
-        result = db.ingest_document(ws.store, document, paragraphs)
+        doc_id = _document_id(ws, document.id, digest, paragraphs)
+        if doc_id != document.id:
+            document = replace(document, id=doc_id)
+            paragraphs = [replace(p, doc=doc_id) for p in paragraphs]
+        result = db.ingest_document(ws.store, document, paragraphs, meta={"sha1": digest})
         docs, title = [document.id], document.title or paragraphs[0].title
     saved = ws.model
     scored = len(ws.scores([p.id for p in paragraphs], saved)) if saved else 0
     return {"docs": docs, "title": title, "paragraphs": result["paragraphs"], "new": result["new"],
             "existing": result["existing"], "scored": scored, "skipped": skipped}
+
+
+def _document_id(ws: Workspace, stem: str, digest: str, paragraphs: Sequence[Paragraph]) -> str:
+    """The file name's stem, unless another document (other content) already has it: then the stem
+    and the start of the content hash. The same file ingested again keeps its id (idempotent)."""
+    known = db.document_meta(ws.store, [stem]).get(stem)
+    if known is None or known.get("sha1") == digest:
+        return stem
+    if known.get("sha1") is None:  # stored before content hashes were kept: compare the paragraphs
+        stored = [row[2] for row in db.document_rows(ws.store, [stem])]
+        if stored == [p.id for p in paragraphs]:
+            return stem
+    return f"{stem}~{digest[:8]}"
 
 
 def ingest_path(ws: Workspace, path: str | Path, *, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:

@@ -47,7 +47,8 @@ def _require_paragraph(conn: sqlite3.Connection, store: Store, pid: str) -> None
         )
 
 
-def ingest_document(store: Store, document: Document, paragraphs: Sequence[Paragraph]) -> dict[str, Any]:
+def ingest_document(store: Store, document: Document, paragraphs: Sequence[Paragraph], *,
+                    meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Store a document and its paragraphs (`text.segmenter.segment(document)`); re-ingesting
     replaces its positions, never its answers.
 
@@ -58,6 +59,8 @@ def ingest_document(store: Store, document: Document, paragraphs: Sequence[Parag
         _upsert_document(
             conn, document.id, title=document.title, source=document.source, fmt=document.format
         )
+        if meta:
+            _merge_meta(conn, document.id, meta)
         conn.execute("DELETE FROM positions WHERE doc_id = ?", (document.id,))
         new = _insert_paragraphs(conn, store, paragraphs, doc_id=document.id, title=None)
     return {"doc": document.id, "paragraphs": len(paragraphs), "new": new, "existing": len(paragraphs) - new}

@@ -79,3 +79,20 @@ def test_training_refuses_useless_data_with_one_line(tmp_path: Path, rows: objec
     assert result.exit_code == 6
     assert result.stderr.strip().splitlines()[-1] == message
     assert not (tmp_path / "m" / "ACTIVE").exists()
+
+
+def test_two_documents_with_one_file_name_stay_two_and_a_re_ingest_is_idempotent(tmp_path: Path) -> None:
+    from classifier.store import list_documents, open_store
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "report.txt").write_text("边检站在口岸查获持伪假护照人员3名。\n", encoding="utf-8")
+    (b / "report.txt").write_text("Border police patrolled the river at night.\n", encoding="utf-8")
+    db = tmp_path / "s.sqlite"
+    env = {"PMC_MODELS_DIR": str(tmp_path / "m")}
+    for _ in range(2):
+        assert _run("ingest", str(a / "report.txt"), str(b / "report.txt"), "--db", str(db), env=env).exit_code == 0
+    with open_store(db) as store:
+        docs = [(doc, n) for doc, _title, _fmt, _added, n, _first in list_documents(store)]
+    assert len(docs) == 2 and docs[0] == ("report", 1) and docs[1][0].startswith("report~") and docs[1][1] == 1
