@@ -32,6 +32,7 @@ CSS = """
 <style>
 .pmc-card {font-size: 1.12rem; line-height: 1.75; padding: 0.9rem 1.1rem; border-left: 4px solid #6366f1;
   background: #f8fafc; border-radius: 6px; white-space: pre-wrap; color: #0f172a;}
+.pmc-title {margin: 0 0 0.2rem 0; font-size: 1.25rem; font-weight: 600;}
 .pmc-muted {color: #64748b; font-size: 0.92rem; line-height: 1.6; white-space: pre-wrap;}
 .pmc-evidence {padding: 0 2px; border-radius: 3px;}
 .pmc-bar {height: 8px; background: #e2e8f0; border-radius: 4px; position: relative; margin-top: 0.85rem;}
@@ -77,7 +78,7 @@ st.html(KEYBOARD_JS, unsafe_allow_javascript=True)
 try:
     prepared(common.db_path(), common.registry_path())
 except PmcError as exc:
-    st.error(f"Cannot start: {exc}")
+    st.error(f"Cannot start: {common.md(exc)}")
     st.stop()
 
 with st.sidebar:
@@ -87,4 +88,4 @@ navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0
 try:
     navigation.run()
 except PmcError as exc:
-    st.error(str(exc))
+    st.error(common.md(exc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,18 @@ def plural(n: int, word: str) -> str:
 
 
 def esc(text: str) -> str:
+    """Text for an `st.html` block: every character escaped."""
     return html.escape(text)
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$])")
+
+
+def md(text: object) -> str:
+    """Text for a Streamlit element that renders Markdown (captions, messages, expander labels):
+    every Markdown character escaped, so a title, a name, a note or a file name can never become
+    a link, an image (a tracking pixel), bold text or a colour directive."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
 
 
 def muted(text: str) -> None:
@@ -132,7 +144,7 @@ def flash(*, success: Any = st.success) -> None:
     """Show (once) the messages a callback left in the session state."""
     for kind, show in (("flash_error", st.error), ("flash", success)):
         if st.session_state.get(kind):
-            show(st.session_state.pop(kind))
+            show(md(st.session_state.pop(kind)))
 
 
 def annotator() -> str:

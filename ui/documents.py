@@ -64,12 +64,12 @@ def page() -> None:
     for result in st.session_state.get("upload_results", []):
         if result["ok"]:
             extra = f"; {len(result['skipped'])} bad lines skipped" if result["skipped"] else ""
-            st.success(f"{result['name']}: {result['paragraphs']} paragraphs ({result['new']} new), "
+            st.success(f"{c.md(result['name'])}: {result['paragraphs']} paragraphs ({result['new']} new), "
                        f"classified{extra}.")
             for line in result["skipped"][:5]:
-                st.caption(line)
+                st.caption(c.md(line))
         else:
-            st.error(result["error"])
+            st.error(c.md(result["error"]))
 
     docs = corpus.documents(c.workspace())
     if not docs:
@@ -89,7 +89,7 @@ def page() -> None:
     try:
         data = _profiles(c.db_path(), c.token(), tuple(chosen))
     except PmcError as exc:
-        st.error(str(exc))
+        st.error(c.md(str(exc)))
         return
     _profile_view(data, titles)
     st.markdown("**Download the predictions**")
@@ -124,7 +124,7 @@ def _profile_view(data: dict[str, Any], titles: dict[str, str]) -> None:
     measure = st.selectbox("Paragraphs behind a bar — measure", measures, format_func=names.get, key="behind")
     for doc, entry in data["documents"].items():
         items = entry["paragraphs"][measure]
-        with st.expander(f"{titles.get(doc, doc)} — {len(items)} of {entry['n']} paragraphs", expanded=len(
+        with st.expander(f"{c.md(titles.get(doc, doc))} — {len(items)} of {entry['n']} paragraphs", expanded=len(
                 data["documents"]) == 1):
             if items:
                 st.dataframe(pd.DataFrame([{"¶": i["index"] + 1, "p": f"{i['p']:.0%}", "text": i["text"]}

@@ -123,7 +123,7 @@ def _toggle(key: str) -> None:
 
 def _sidebar() -> None:
     with st.sidebar:
-        st.markdown(f"**Annotator:** {c.annotator()}")
+        st.markdown(f"**Annotator:** {c.md(c.annotator())}")
         if st.button("Switch annotator", key="switch_annotator"):
             st.session_state.annotator = ""
             reset_item()
@@ -154,9 +154,10 @@ def _sidebar() -> None:
 def _item_view(item: session.LabelItem) -> None:
     info = c.label_info()
     labels = c.labels()
-    st.markdown(f"#### {item.title or item.doc or 'untitled document'}")
-    where = " · ".join(x for x in (item.position, item.section, f"`{item.paragraph_id}`") if x)
-    mode = "reopened to change your answer" if item.previous_answer else item.reason
+    st.html(f'<h4 class="pmc-title">{c.esc(item.title or item.doc or "untitled document")}</h4>')
+    where = " · ".join(x for x in (item.position, c.md(item.section) if item.section else "",
+                                   f"`{item.paragraph_id}`") if x)
+    mode = "reopened to change your answer" if item.previous_answer else c.md(item.reason)
     st.caption(f"{where} — {mode}")
     st.html(f'<div class="pmc-card" lang="{c.esc(item.lang)}">{highlight_html(item.text, item.spans, labels=labels)}</div>')
     if item.spans:
@@ -171,7 +172,7 @@ def _item_view(item: session.LabelItem) -> None:
                 c.muted("↓ " + text)
     if item.others:
         st.info("Other annotators: " + "; ".join(
-            f"{o['annotator']}: {describe_answer(o['answer'], o['labels'])}" for o in item.others))
+            f"{c.md(o['annotator'])}: {describe_answer(o['answer'], o['labels'])}" for o in item.others))
 
     st.markdown("**Which measures does this paragraph describe?**")
     for number, label in enumerate(labels, start=1):
@@ -234,7 +235,7 @@ def page() -> None:
     if item is None:
         st.title("Label paragraphs")
         if st.session_state.get("pool_empty"):
-            st.success(f"All done for now. {st.session_state.pool_empty}")
+            st.success(f"All done for now. {c.md(st.session_state.pool_empty)}")
         a, b = st.columns([1, 5])
         a.button("Check again", on_click=_fetch_next, key="check_again")
         b.button("← Back to my last answer", on_click=_back, key="back_empty")

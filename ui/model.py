@@ -33,7 +33,7 @@ def _retrain(repeats: int) -> None:
             card = retraining.retrain(c.workspace(), progress=progress, cv_repeats=repeats)
         except PmcError as exc:
             status.update(label="Training failed", state="error")
-            st.error(str(exc))
+            st.error(c.md(str(exc)))
             return
         bar.progress(1.0, text="done")
         status.update(label=f"Candidate {card['version']} trained on {card['training_data']['size']} paragraphs",

@@ -37,7 +37,7 @@ def _panel(queue: str, pid: str, suggested: list[str]) -> None:
     c.model()
     detail = review.paragraph_review(c.workspace(), pid)
     st.html(f'<div class="pmc-card">{c.esc(detail["text"])}</div>')
-    st.caption(f"{detail['title'] or detail['doc']} · paragraph {detail['index'] + 1} · `{pid}` · "
+    st.caption(f"{c.md(detail['title'] or detail['doc'])} · paragraph {detail['index'] + 1} · `{pid}` · "
                f"status **{detail['current']['status']}**")
     labels = c.labels()
     table: dict[str, list[str]] = {}
@@ -52,7 +52,7 @@ def _panel(queue: str, pid: str, suggested: list[str]) -> None:
     st.dataframe(pd.DataFrame(table, index=list(labels)), width="stretch")
     notes = [f"{a['annotator']}: {a['note']}" for a in detail["answers"] if a["note"]]
     if notes:
-        st.caption("Notes — " + " · ".join(notes))
+        st.caption("Notes — " + " · ".join(c.md(n) for n in notes))
     with st.expander(f"History ({len(detail['history'])} events)"):
         st.dataframe(pd.DataFrame(detail["history"]), width="stretch", hide_index=True)
     with st.form(f"adj_{queue}_{pid}"):
