@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import PmcError
+from ..errors import InputError, PmcError
 from . import EXIT_SKIPPED, cli
 
 
@@ -24,9 +24,15 @@ def segment_cmd(paths: tuple[Path, ...]) -> None:
     from ..text.reader import read_document
     from ..text.segmenter import segment
 
+    _no_stdin(paths)
     for path in paths:
         for paragraph in segment(read_document(path)):
             click.echo(json.dumps(paragraph.to_record(), ensure_ascii=False))
+
+
+def _no_stdin(paths: tuple[Path, ...]) -> None:
+    if any(str(p) == "-" for p in paths):
+        raise InputError("'-' (standard input) is read by `pmc classify` only; save the text to a file and pass its path")
 
 
 @cli.command("classify")
@@ -103,6 +109,7 @@ def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
     from ..corpus import ingest_path
     from ..workspace import Workspace
 
+    _no_stdin(paths)
     skipped = 0
     with Workspace.open(db) as ws:
         for path in paths:

@@ -96,3 +96,20 @@ def test_two_documents_with_one_file_name_stay_two_and_a_re_ingest_is_idempotent
     with open_store(db) as store:
         docs = [(doc, n) for doc, _title, _fmt, _added, n, _first in list_documents(store)]
     assert len(docs) == 2 and docs[0] == ("report", 1) and docs[1][0].startswith("report~") and docs[1][1] == 1
+
+
+@pytest.mark.parametrize("command", ["segment", "ingest"])
+def test_stdin_is_read_by_classify_only(command: str, tmp_path: Path) -> None:
+    extra = ["--db", str(tmp_path / "s.sqlite")] if command == "ingest" else []
+    result = _run(command, "-", *extra)
+    assert result.exit_code == 4
+    assert result.stderr.strip() == ("Error: '-' (standard input) is read by `pmc classify` only; save the text "
+                                     "to a file and pass its path")
+
+
+@pytest.mark.parametrize("name", ["../elsewhere/v1", "/tmp/x", ".staging-1", "v1/../../x"])
+def test_activating_a_path_instead_of_a_version_name_is_refused(name: str, tmp_path: Path) -> None:
+    result = _run("models", "--activate", name, env={"PMC_MODELS_DIR": str(tmp_path)})
+    assert result.exit_code == 6
+    assert result.stderr.strip() == (f"Error: {name!r} is not a model version name (letters, digits, '.', '_', "
+                                     f"'-'); see `pmc models` for the list")
