@@ -13,6 +13,7 @@ from classifier.annotate import session
 from classifier.annotate.highlight import highlight_html
 from classifier.annotate.review import describe_answer
 from classifier.errors import EmptyPoolError, PmcError
+from classifier.scoring.decision import is_on
 from ui import common as c
 
 STRATEGY_NAMES = {
@@ -184,7 +185,7 @@ def _item_view(item: session.LabelItem) -> None:
         p = item.scores.get(label)
         if p is not None:
             t = item.thresholds.get(label, 0.5)
-            on = p >= t
+            on = is_on(p, t)
             c_bar.html(
                 f'<div class="pmc-bar" title="model probability {p:.0%}, threshold {t:.0%}">'
                 f'<span style="width:{p * 100:.1f}%;background:{"#6366f1" if on else "#a5b4fc"}"></span>'

@@ -12,6 +12,7 @@ import streamlit as st
 
 from classifier.annotate import review
 from classifier.errors import PmcError
+from classifier.scoring.decision import is_on
 from ui import common as c
 
 
@@ -47,7 +48,7 @@ def _panel(queue: str, pid: str, suggested: list[str]) -> None:
     if detail["gold"] is not None:
         table["gold"] = ["✓" if label in detail["gold"]["labels"] else "" for label in labels]
     if detail["scores"]:
-        table["model"] = [f"{detail['scores'][label]:.0%}" + (" ✓" if detail["scores"][label] >= detail["thresholds"][label]
+        table["model"] = [f"{detail['scores'][label]:.0%}" + (" ✓" if is_on(detail["scores"][label], detail["thresholds"][label])
                                                               else "") for label in labels]
     st.dataframe(pd.DataFrame(table, index=list(labels)), width="stretch")
     notes = [f"{a['annotator']}: {a['note']}" for a in detail["answers"] if a["note"]]

@@ -224,7 +224,7 @@ def _best_threshold(probs: np.ndarray, y: np.ndarray) -> float:
         return 0.5
     best, best_f1 = 0.5, -1.0
     for t in sorted(_THRESHOLD_GRID, key=lambda v: abs(v - 0.5)):
-        pred = probs >= t
+        pred = decide(probs[:, None], [t])[:, 0].astype(bool)
         tp = float(np.sum(pred & (y == 1)))
         f1 = 2 * tp / (pred.sum() + y.sum()) if (pred.sum() + y.sum()) else 0.0
         if f1 > best_f1 + 1e-9:

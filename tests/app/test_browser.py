@@ -119,7 +119,7 @@ def _open(browser, url: str, name: str):
     page.goto(f"{url}/?page=label")
     page.get_by_role("textbox", name="Your name").fill(name)
     page.get_by_role("button", name="Start labelling").click()
-    page.get_by_text("Which measures does this paragraph describe?").wait_for()
+    page.get_by_text("Which measures does this paragraph describe?").first.wait_for()
     return context, page
 
 
@@ -223,7 +223,7 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
                 box.get_by_text(label).click()
         form.get_by_role("textbox").fill("crackdown plus publicity")
         form.get_by_role("button", name="Set gold labels").click()
-        mouse.get_by_text(f"Gold set for {disputed}").wait_for()
+        mouse.get_by_text(f"Gold set for {disputed}").first.wait_for()
         with open_store(db) as store:
             gold = latest_gold(store, [disputed])[disputed]
         assert (gold.labels, gold.reviewer, gold.source) == (
@@ -241,10 +241,10 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
         repeats.press("Enter")
         _idle(mouse)
         mouse.get_by_role("button", name="Retrain on current gold").click()
-        mouse.get_by_text(re.compile(r"^Candidate \S+ trained on \d+ paragraphs$")).wait_for(timeout=180_000)
-        mouse.get_by_text("Candidate vs active").wait_for()
+        mouse.get_by_text(re.compile(r"^Candidate \S+ trained on \d+ paragraphs$")).first.wait_for(timeout=180_000)
+        mouse.get_by_text("Candidate vs active").first.wait_for()
         _idle(mouse)
-        assert mouse.get_by_role("button", name="Promote to active").is_visible()
+        assert mouse.get_by_role("button", name="Promote to active").first.is_visible()
         after = {c["version"] for c in list_models(registry=registry)}
         assert len(after - before) == 1 and active_version(registry=registry) in before
         mouse.screenshot(path=str(SHOTS / "model.png"))
@@ -253,7 +253,7 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
         note = folder / "border_police_note.txt"
         note.write_text(NOTE, encoding="utf-8")
         mouse.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(note))
-        mouse.get_by_text("border_police_note.txt: 4 paragraphs (4 new), classified").wait_for()
+        mouse.get_by_text("border_police_note.txt: 4 paragraphs (4 new), classified").first.wait_for()
         mouse.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
         _idle(mouse)
         mouse.screenshot(path=str(SHOTS / "documents.png"))
