@@ -36,6 +36,7 @@ from .features import build_vectorizer, fold_batch
 __all__ = ["MeasureClassifier"]
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[a-z]{3}")
 _THRESHOLD_GRID = np.round(np.arange(0.10, 0.91, 0.05), 2)
 
 
@@ -56,6 +57,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         use_concepts: bool = True,
         concept_weight: float = 1.0,
         use_chars: bool = False,
+        use_subwords: bool = False,
         C: float = 4.0,
         calibrate: bool = True,
         tune_thresholds: bool = True,
@@ -75,6 +77,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         self.use_concepts = use_concepts
         self.concept_weight = concept_weight
         self.use_chars = use_chars
+        self.use_subwords = use_subwords
         self.C = C
         self.calibrate = calibrate
         self.tune_thresholds = tune_thresholds
@@ -87,11 +90,12 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
     def _vectorizer(self, texts: Sequence[str]):  # noqa: ANN202 - a sklearn FeatureUnion
         # Han character n-grams need Han text to learn from (an all-English training set has none).
         chars = self.use_chars and any(_HAN.search(t) for t in texts)
+        subwords = self.use_subwords and any(_LATIN.search(t) for t in texts)
         return build_vectorizer(
             self.lexicon, use_words=self.use_words, word_ngrams=self.word_ngrams, stem=self.stem,
             term_dictionary=self.term_dictionary, min_df=self.min_df, word_weight=self.word_weight,
             use_concepts=self.use_concepts, concept_weight=self.concept_weight,
-            use_chars=chars,
+            use_chars=chars, use_subwords=subwords,
         )
 
     def _fit_linear(self, X: sp.spmatrix, Y: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

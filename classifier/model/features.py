@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
 from ..scoring import blocks as B
-from ..scoring.featurize import char_ngrams, concept_rows
+from ..scoring.featurize import char_ngrams, concept_rows, subword_ngrams
 from ..text.concepts import ConceptMatcher, Lexicon
 from ..text.normalize import fold
 from ..text.tokenize import Tokenizer
@@ -95,6 +95,7 @@ def build_vectorizer(
     use_concepts: bool = True,
     concept_weight: float = 1.0,
     use_chars: bool = False,
+    use_subwords: bool = False,
     min_df: int = 1,
 ) -> FeatureUnion:
     """The union of the enabled feature blocks, over folded text.
@@ -114,6 +115,10 @@ def build_vectorizer(
     if use_chars:
         blocks.append((B.CHARS, TfidfVectorizer(
             analyzer=char_ngrams, lowercase=False, sublinear_tf=True, min_df=min_df,
+        )))
+    if use_subwords:
+        blocks.append((B.SUBWORDS, TfidfVectorizer(
+            analyzer=subword_ngrams, lowercase=False, sublinear_tf=True, min_df=max(min_df, 2),
         )))
     if use_concepts:
         blocks.append((B.CONCEPTS, ConceptFeaturizer(lexicon, weight=concept_weight)))

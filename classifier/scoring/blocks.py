@@ -3,12 +3,13 @@ serves or explains features (the scikit-learn union, the serving form, explanati
 
 from __future__ import annotations
 
-__all__ = ["WORDS", "CHARS", "CONCEPTS", "BLOCKS", "feature_name"]
+__all__ = ["WORDS", "CHARS", "SUBWORDS", "CONCEPTS", "BLOCKS", "feature_name"]
 
 WORDS = "words"  # word 1..n-gram TF-IDF over the jieba-exact tokenizer
 CHARS = "chars"  # Han character uni/bigram TF-IDF
 CONCEPTS = "concepts"  # codebook concept and category indicators
-BLOCKS = (WORDS, CHARS, CONCEPTS)
+SUBWORDS = "subwords"  # character 3-5-grams inside Latin-script words (English morphology)
+BLOCKS = (WORDS, CHARS, SUBWORDS, CONCEPTS)
 
 
 def feature_name(block: str, feature: str) -> str:

@@ -97,7 +97,7 @@ def _describe(
     for match in pattern.finditer(folded):
         if match.end() > match.start():
             spans.append((offsets[match.start()], offsets[match.end() - 1] + 1))
-    return ("chars" if block == B.CHARS else "word"), feature, tuple(spans)
+    return ("chars" if block in (B.CHARS, B.SUBWORDS) else "word"), feature, tuple(spans)
 
 
 def _token_pattern(feature: str) -> re.Pattern[str]:

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ..text.concepts import ConceptMatcher
 
-__all__ = ["NgramIndex", "word_ngrams", "char_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows",
+__all__ = ["NgramIndex", "word_ngrams", "char_ngrams", "subword_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows",
            "gram_counts", "tfidf_from_counts"]
 
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
@@ -33,6 +33,19 @@ def word_ngrams(tokens: list[str], max_n: int) -> list[str]:
         else:
             grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
     return grams
+
+
+_LATIN_WORD = re.compile(r"[a-z]{3,}")
+
+
+def subword_ngrams(folded: str) -> list[str]:
+    """Character 3- to 5-grams of Latin-script words, with word boundaries marked (``<pat``, ``rol>``)."""
+    out: list[str] = []
+    for word in _LATIN_WORD.findall(folded):
+        marked = f"<{word}>"
+        for n in (3, 4, 5):
+            out.extend(marked[i : i + n] for i in range(len(marked) - n + 1))
+    return out
 
 
 def char_ngrams(folded: str) -> list[str]:

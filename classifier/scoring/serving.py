@@ -26,7 +26,7 @@ from ..text.normalize import fold
 from ..text.tokenize import Tokenizer
 from . import blocks as B
 from .decision import calibrated, decide, effective_thresholds
-from .featurize import NgramIndex, char_ngrams, concept_rows, tfidf_rows
+from .featurize import NgramIndex, char_ngrams, concept_rows, subword_ngrams, tfidf_rows
 
 __all__ = ["ServingModel", "SERVING_FILES"]
 
@@ -44,7 +44,8 @@ class _TfidfBlock:
     weight: float = 1.0  # the FeatureUnion's transformer weight for this block
 
     def __post_init__(self) -> None:
-        self._tokenize = Tokenizer(self.terms, stem=self.stem).tokens_folded if self.kind == B.WORDS else char_ngrams
+        self._tokenize = (Tokenizer(self.terms, stem=self.stem).tokens_folded if self.kind == B.WORDS
+                          else subword_ngrams if self.kind == B.SUBWORDS else char_ngrams)
         self._index = NgramIndex(self.vocabulary, self.max_n)
 
     def rows(self, folded: list[str]) -> sp.csr_matrix:
@@ -165,8 +166,8 @@ class ServingModel:
                 blocks.append(_TfidfBlock(B.WORDS, dict(transformer.vocabulary_), np.asarray(transformer.idf_),
                                           int(transformer.max_n), tuple(tokenizer.terms), bool(tokenizer.stem),
                                           float(weights.get(name, 1.0))))
-            elif name == B.CHARS:
-                blocks.append(_TfidfBlock(B.CHARS, {k: int(v) for k, v in transformer.vocabulary_.items()},
+            elif name in (B.CHARS, B.SUBWORDS):
+                blocks.append(_TfidfBlock(name, {k: int(v) for k, v in transformer.vocabulary_.items()},
                                           np.asarray(transformer.idf_), 1, weight=float(weights.get(name, 1.0))))
             elif name == B.CONCEPTS:
                 if weights.get(name, 1.0) != 1.0:

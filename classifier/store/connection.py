@@ -121,6 +121,16 @@ def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"{path}: store error ({message})")
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is open; never let a failed ROLLBACK hide the error that caused it
+    (after "database or disk is full" SQLite may have rolled back already)."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
 @contextmanager
 def _write(store: Store) -> Iterator[sqlite3.Connection]:
     """A short write transaction taken with `BEGIN IMMEDIATE` (waits up to busy_timeout)."""
@@ -133,15 +143,15 @@ def _write(store: Store) -> Iterator[sqlite3.Connection]:
         try:
             yield conn
         except sqlite3.OperationalError as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise _sqlite_error(store.path, exc) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise _sqlite_error(store.path, exc) from None
 
 

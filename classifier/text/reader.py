@@ -234,7 +234,28 @@ def _html_to_text(html: str, *, source: str) -> tuple[str, str]:
     return title, body
 
 
+_MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # a docx whose parts unpack to more is refused unread
+_MAX_UNPACK_RATIO = 100
+
+
+def _check_zip_members(data: bytes, *, source: str) -> None:
+    """Refuse a zip (docx) bomb before any part is decompressed: the members' declared sizes."""
+    import zipfile
+
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{source}: not a readable .docx file ({exc}); re-save it from Word") from None
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > _MAX_UNPACKED_BYTES or unpacked > _MAX_UNPACK_RATIO * max(len(data), 1) + 10 * 1024 * 1024:
+        raise InputError(
+            f"{source}: the .docx unpacks to {unpacked / 1_048_576:.0f} MB from {len(data) / 1_048_576:.1f} MB "
+            f"(a zip bomb, or a document far larger than its text); save the text as .txt instead"
+        )
+
+
 def _docx_to_text(data: bytes, *, source: str) -> tuple[str, str]:
+    _check_zip_members(data, source=source)
     try:
         import docx  # python-docx
         from docx.opc.exceptions import PackageNotFoundError

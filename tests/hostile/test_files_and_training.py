@@ -113,3 +113,17 @@ def test_activating_a_path_instead_of_a_version_name_is_refused(name: str, tmp_p
     assert result.exit_code == 6
     assert result.stderr.strip() == (f"Error: {name!r} is not a model version name (letters, digits, '.', '_', "
                                      f"'-'); see `pmc models` for the list")
+
+
+def test_a_docx_zip_bomb_is_refused_before_any_part_is_unpacked(tmp_path: Path) -> None:
+    import zipfile
+
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("word/document.xml", "w", force_zip64=True) as member:
+            chunk = b"<w:t>" + b"a" * (1 << 20)
+            for _ in range(120):  # ~120 MB of XML, a few hundred KB on disk
+                member.write(chunk)
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(InputError, match=r"bomb.docx: the .docx unpacks to 120 MB from 0.1 MB \(a zip bomb"):
+        read_document(bomb)
