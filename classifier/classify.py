@@ -27,6 +27,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import InputError
+from .paths import fsync_directory
 from .text.language import detect_language
 from .text.normalize import fold
 from .text.paragraph import Paragraph, paragraph_id
@@ -214,6 +215,7 @@ def open_output(path: Path, *, inputs: Iterable[str | Path] = ()) -> Iterator[IO
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        fsync_directory(path.parent)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise InputError(f"{path}: cannot write the output ({exc.strerror}); check the disk and the folder") from None

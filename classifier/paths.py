@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path"]
+__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path", "fsync_directory"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,3 +27,17 @@ def models_dir() -> Path:
 def default_db_path() -> Path:
     """The SQLite annotation store (`PMC_DB`, else `<data>/pmc.sqlite`)."""
     return Path(os.environ.get("PMC_DB") or data_dir() / "pmc.sqlite")
+
+
+def fsync_directory(path: Path) -> None:
+    """Flush a folder's entries to disk, so a file renamed into it survives a crash of the machine."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot sync a folder; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)

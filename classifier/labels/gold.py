@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, LabelDataError, TaxonomyError
-from ..paths import PROJECT_ROOT
+from ..paths import PROJECT_ROOT, fsync_directory
 from ..text.language import normalize_lang
 from ..text.paragraph import paragraph_id
 from ..text.reader import RecordError, json_lines, read_document
@@ -177,6 +177,7 @@ def write_labelled(rows: Iterable[LabelledParagraph], path: str | Path) -> int:
             os.fsync(out.fileno())
         os.chmod(tmp, _mode_of(path))
         os.replace(tmp, path)
+        fsync_directory(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

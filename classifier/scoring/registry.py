@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ..labels.taxonomy import Taxonomy, load_taxonomy
-from ..paths import models_dir
+from ..paths import fsync_directory, models_dir
 from .serving import SERVING_FILES, ServingModel
 
 __all__ = [
@@ -147,8 +147,12 @@ def save_model(
             "files": {name: file_sha256(staging / name) for name in files},
         }
         (staging / _CARD_FILE).write_text(json.dumps(full_card, ensure_ascii=False, indent=2), encoding="utf-8")
+        for item in staging.iterdir():  # the files' bytes reach the disk before the folder is renamed
+            with item.open("rb") as handle:
+                os.fsync(handle.fileno())
         final = root / version
         os.replace(staging, final)
+        fsync_directory(root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -190,7 +194,10 @@ def set_active(version: str, *, registry: Path | str | None = None) -> None:
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".active-")
     with os.fdopen(fd, "w") as handle:
         handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, root / _ACTIVE_FILE)
+    fsync_directory(root)
 
 
 def active_version(*, registry: Path | str | None = None) -> str | None:

@@ -117,12 +117,13 @@ def test_word_vectorizer_equals_sklearn_tfidf(max_n: int, min_df: int) -> None:
     assert abs(difference).max() < 1e-12
 
 
-@pytest.mark.parametrize("word_weight", [1.0, 0.5])
-def test_serving_form_scores_exactly_like_the_estimator(tmp_path, word_weight: float) -> None:
+@pytest.mark.parametrize(("word_weight", "subwords"), [(1.0, False), (0.5, False), (3.0, True)])
+def test_serving_form_scores_exactly_like_the_estimator(tmp_path, word_weight: float, subwords: bool) -> None:
     from classifier.scoring.serving import ServingModel
 
     tiny_model = MeasureClassifier(labels=LABELS, lexicon=LEXICON, inner_folds=3, word_weight=word_weight,
-                                   use_chars=True).fit(TEXTS, Y, groups=GROUPS)
+                                   use_chars=True, use_subwords=subwords).fit(TEXTS, Y, groups=GROUPS)
+    assert ("subwords" in dict(tiny_model.vectorizer_.transformer_list)) == subwords
     ServingModel.from_classifier(tiny_model).save(tmp_path)
     served = ServingModel.load(tmp_path)
     texts = [*TEXTS, "口岸 patrol 混合 text", ""]
