@@ -68,6 +68,7 @@ _SENTENCE_END = re.compile(
     r"|(?<![.!?])(?<!\b[A-Z])(?<!\bNo)(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)[.!?]++[”’\"')]*+"
     r"(?=\s+[\"“‘(]?[A-Z0-9]|\s*$))"
 )
+_ENDS_A_SENTENCE = re.compile(r"[.!?。！？][”’\"')）」]*\s*$")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])\s*")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LEAD_IN_MAX = 15
@@ -90,7 +91,9 @@ def segment(document: Document, *, max_units: int = MAX_PASSAGE_UNITS) -> list[P
     if title and blocks and _same_text(blocks[0].text, title):
         blocks = blocks[1:]
     elif not title and len(blocks) > 1 and _is_plain(blocks[0]) and _looks_like_headline(blocks[0].text):
-        title, blocks = blocks[0].text, blocks[1:]
+        title = blocks[0].text
+        if not _ENDS_A_SENTENCE.search(title):  # a headline that is a whole sentence is also text to label
+            blocks = blocks[1:]
     paragraphs: list[Paragraph] = []
     section = ""
     for position, block in enumerate(blocks):

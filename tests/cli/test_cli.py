@@ -58,7 +58,7 @@ def test_train_then_classify_every_seed_paragraph(env: dict[str, str]) -> None:
     result = run("classify", *seeds, env=env)
     assert result.returncode == 0, result.stderr.decode()
     records = _records(result.stdout)
-    assert len(records) == 65
+    assert len(records) == 66
     assert {r["doc"] for r in records} == {Path(s).stem for s in seeds}
     for record in records:
         assert set(record) >= {"id", "doc", "index", "lang", "text", "labels", "scores"}
@@ -204,7 +204,7 @@ def test_the_console_entry_point_end_to_end(env: dict[str, str]) -> None:
     seeds = sorted(str(p) for p in (ROOT / "seeds").glob("*.txt"))
     result = run_process("classify", *seeds[:1], env=env)
     assert result.returncode == 0, result.stderr.decode()
-    assert len(_records(result.stdout)) == 5
+    assert len(_records(result.stdout)) == 6
     missing = run_process("classify", "no-such-file.txt", env=env)
     assert missing.returncode == 10
     assert missing.stderr.decode().splitlines()[0].startswith("skipped: no-such-file.txt: cannot read the file")
