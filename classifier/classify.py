@@ -72,7 +72,8 @@ def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, det
     )
 
 
-def iter_paragraphs(inputs: Iterable[str | Path], *, on_error: ErrorSink) -> Iterator[Paragraph]:
+def iter_paragraphs(inputs: Iterable[str | Path], *, on_error: ErrorSink,
+                    on_warning: ErrorSink | None = None) -> Iterator[Paragraph]:
     """Paragraphs of every input; `-` reads stdin (JSONL if it starts with `{`, else a document).
 
     A file that cannot be read, or a JSONL line that cannot be used, is reported through
@@ -101,6 +102,8 @@ def iter_paragraphs(inputs: Iterable[str | Path], *, on_error: ErrorSink) -> Ite
         except InputError as exc:
             on_error(str(exc))
             continue
+        for warning in document.warnings:
+            (on_warning or on_error)(warning)
         yield from segment(document)
 
 

@@ -100,6 +100,7 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
     """
     suffix = _check_upload(name, data, max_bytes)
     skipped: list[str] = []
+    warnings: tuple[str, ...] = ()
     if suffix == ".jsonl":
         paragraphs, skipped, meta = _jsonl_paragraphs(data, name)
         if not paragraphs:
@@ -110,6 +111,7 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
     else:
         digest = hashlib.sha1(data).hexdigest()
         document = read_document_bytes(data, name=name, max_bytes=max_bytes)
+        warnings = document.warnings
         paragraphs = segment(document)
         if not paragraphs:
             raise InputError(f"{name}: no paragraphs found (the file has no text); check that it is the right file")
@@ -122,7 +124,8 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
     saved = ws.model
     scored = len(ws.scores([p.id for p in paragraphs], saved)) if saved else 0
     return {"docs": docs, "title": title, "paragraphs": result["paragraphs"], "new": result["new"],
-            "existing": result["existing"], "scored": scored, "skipped": skipped}
+            "existing": result["existing"], "scored": scored, "skipped": skipped,
+            "warnings": list(warnings)}
 
 
 def _document_id(ws: Workspace, stem: str, digest: str, paragraphs: Sequence[Paragraph]) -> str:

@@ -26,7 +26,10 @@ def segment_cmd(paths: tuple[Path, ...]) -> None:
 
     _no_stdin(paths)
     for path in paths:
-        for paragraph in segment(read_document(path)):
+        document = read_document(path)
+        for warning in document.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        for paragraph in segment(document):
             click.echo(json.dumps(paragraph.to_record(), ensure_ascii=False))
 
 
@@ -77,7 +80,9 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
     try:
         with target as handle:
             writer = RecordWriter(handle, fmt, labels)
-            stream = classify_stream(iter_paragraphs(inputs, on_error=report), model=saved.model, labels=labels,
+            stream = classify_stream(iter_paragraphs(inputs, on_error=report,
+                                                     on_warning=lambda m: click.echo(f"warning: {m}", err=True)),
+                                     model=saved.model, labels=labels,
                                      threshold_scale=threshold_scale, jobs=jobs, model_dir=saved.path)
             for batch in stream:
                 writer.write_batch(batch)
@@ -121,6 +126,8 @@ def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
                 continue
             for line in result["skipped"]:
                 click.echo(f"skipped: {line}", err=True)
+            for line in result["warnings"]:
+                click.echo(f"warning: {line}", err=True)
             skipped += len(result["skipped"])
             click.echo(f"{path}: {result['paragraphs']} paragraphs ({result['new']} new), "
                        f"{result['scored']} scored")

@@ -31,6 +31,7 @@ __all__ = [
     "DOCUMENT_SUFFIXES",
     "DEFAULT_MAX_BYTES",
     "decode_bytes",
+    "decode_text",
     "read_document",
     "read_document_bytes",
     "read_file_bytes",
@@ -43,7 +44,8 @@ __all__ = [
 DOCUMENT_SUFFIXES = (".txt", ".md", ".text", ".html", ".htm", ".docx", ".pdf")
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _MAX_JSONL_LINE = 1024 * 1024
-_CANDIDATE_ENCODINGS = ["gb18030", "big5", "utf_16", "utf_16_le", "utf_16_be", "cp1252"]
+_CANDIDATE_ENCODINGS = ["gb18030", "big5", "utf_16", "utf_16_le", "utf_16_be", "cp1252", "euc_kr", "cp949"]
+_KOREAN = ("euc_kr", "cp949", "johab", "iso2022_kr")
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
     (b"\xff\xfe\x00\x00", "utf-32"),
@@ -63,6 +65,7 @@ class Document:
     source: str = ""
     format: str = "txt"
     encoding: str = "utf-8"
+    warnings: tuple[str, ...] = ()  # e.g. bytes that were not UTF-8 and were replaced
 
 
 @dataclass(frozen=True)
@@ -127,9 +130,9 @@ def read_document_bytes(
     suffix = Path(name).suffix.lower()
     doc = doc_id or doc_id_for(name)
     if suffix in (".html", ".htm"):
-        text, encoding = decode_bytes(data, source=name)
+        text, encoding, warnings = decode_text(data, source=name)
         title, body = _html_to_text(text, source=name)
-        return Document(doc, body, title, name, "html", encoding)
+        return Document(doc, body, title, name, "html", encoding, warnings)
     if suffix == ".docx":
         title, body = _docx_to_text(data, source=name)
         return Document(doc, body, title, name, "docx", "zip")
@@ -141,8 +144,8 @@ def read_document_bytes(
             f"{name}: unsupported file type {suffix!r}; use one of "
             f"{', '.join(DOCUMENT_SUFFIXES)} or .jsonl"
         )
-    text, encoding = decode_bytes(data, source=name)
-    return Document(doc, text, "", name, "md" if suffix == ".md" else "txt", encoding)
+    text, encoding, warnings = decode_text(data, source=name)
+    return Document(doc, text, "", name, "md" if suffix == ".md" else "txt", encoding, warnings)
 
 
 def _check_size(size: int, name: str, max_bytes: int) -> None:
@@ -154,52 +157,88 @@ def _check_size(size: int, name: str, max_bytes: int) -> None:
         )
 
 
+_MAX_BROKEN_SHARE = 0.001  # at most 1 in 1,000 characters replaced when a file is "UTF-8 with a few broken bytes"
+
+
 def decode_bytes(data: bytes, *, source: str) -> tuple[str, str]:
     """Decode text bytes, detecting the encoding; returns (text, encoding name)."""
+    text, encoding, _ = decode_text(data, source=source)
+    return text, encoding
+
+
+def decode_text(data: bytes, *, source: str) -> tuple[str, str, tuple[str, ...]]:
+    """`decode_bytes` plus warnings: (text, encoding, warnings).
+
+    A file that is UTF-8 but for a few broken bytes (a truncated download, one bad copy) is read
+    with the broken bytes replaced by U+FFFD, and a warning names the first offset; Korean
+    (EUC-KR/CP949) is refused with its name rather than read as Chinese mojibake.
+    """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(encoding), encoding
+                return data.decode(encoding), encoding, ()
             except UnicodeDecodeError:
                 break
     if b"\x00" in data:
         utf16 = _try_utf16_without_bom(data)
         if utf16 is not None:
-            return utf16
+            return (*utf16, ())
         raise InputError(
             f"{source}: looks like a binary file (it contains NUL bytes), not text; "
             f"pass a .txt/.md/.html/.docx/.pdf document or a .jsonl file"
         )
     try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+        return data.decode("utf-8"), "utf-8", ()
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
     from charset_normalizer import from_bytes
 
     best = from_bytes(data, cp_isolation=_CANDIDATE_ENCODINGS).best()
+    if best is not None and best.encoding in _KOREAN:
+        raise DecodeError(
+            f"{source}: looks like Korean text ({best.encoding}); pmc codes Chinese and English documents — "
+            f"if it is Chinese, re-save it as UTF-8"
+        )
+    replaced = data.decode("utf-8", errors="replace")
+    broken = replaced.count("\ufffd") - data.count("\ufffd".encode("utf-8"))
+    if broken <= max(3, _MAX_BROKEN_SHARE * len(replaced)):
+        return replaced, "utf-8", (
+            f"{source}: {broken} byte sequence(s) are not UTF-8 (the first at byte {first_bad}); "
+            f"they were replaced with \ufffd — check the file if text is missing",
+        )
     if best is None or _mostly_control(str(best)):
         raise DecodeError(
             f"{source}: cannot decode the text as UTF-8, GB18030/GBK, Big5, UTF-16 or "
             f"Windows-1252; re-save it as UTF-8"
         )
-    return str(best), best.encoding
+    return str(best), best.encoding, ()
+
+
+_EXPECTED_CHAR = re.compile(
+    r"[\t\n\r\x20-\x7e\u00a0-\u024f\u2000-\u206f\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    r"\uff00-\uffef]"
+)
 
 
 def _try_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
-    """UTF-16 without a BOM: the NUL bytes of its ASCII characters all sit at one parity."""
-    sample = data[:65536]
-    even_zeros = sample[0::2].count(0)
-    odd_zeros = sample[1::2].count(0)
-    for encoding, zeros, other in (("utf-16-le", odd_zeros, even_zeros), ("utf-16-be", even_zeros, odd_zeros)):
-        if len(data) % 2 or zeros == 0 or other > zeros * 0.02:
-            continue
+    """UTF-16 without a BOM: the byte order whose decoding is (almost all) characters of the
+    scripts these documents use — ASCII, Latin, CJK and their punctuation. The wrong order turns
+    Chinese into scattered code points of other scripts, and binary data into anything."""
+    if len(data) % 2:
+        return None
+    best: tuple[float, str, str] | None = None
+    for encoding in ("utf-16-le", "utf-16-be"):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if not _mostly_control(text, limit=0.01) and _plausible_text(text):
-            return text, encoding
-    return None
+        sample = text[:20000]
+        if not sample:
+            continue
+        share = len(_EXPECTED_CHAR.findall(sample)) / len(sample)
+        if share >= 0.95 and not _mostly_control(text, limit=0.01) and (best is None or share > best[0]):
+            best = (share, text, encoding)
+    return (best[1], best[2]) if best else None
 
 
 _TEXT_CHAR = re.compile(r"[\w\s\u3000-\u303f\uff00-\uffef!-/:-@\[-`{-~\u2010-\u206f]")

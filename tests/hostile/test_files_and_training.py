@@ -127,3 +127,35 @@ def test_a_docx_zip_bomb_is_refused_before_any_part_is_unpacked(tmp_path: Path) 
     assert bomb.stat().st_size < 1_000_000
     with pytest.raises(InputError, match=r"bomb.docx: the .docx unpacks to 120 MB from 0.1 MB \(a zip bomb"):
         read_document(bomb)
+
+
+TEXT_ZH = "国家移民管理局加强口岸查验，严厉打击妨害国（边）境管理犯罪。一季度共办理案件6968起。\n" * 20
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_chinese_utf16_without_a_bom_is_read(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "zh.txt"
+    path.write_bytes(TEXT_ZH.encode(encoding))
+    document = read_document(path)
+    assert (document.encoding, document.text, document.warnings) == (encoding, TEXT_ZH, ())
+
+
+def test_one_broken_byte_is_replaced_with_a_warning_not_a_refusal(tmp_path: Path) -> None:
+    data = TEXT_ZH.encode("utf-8")
+    path = tmp_path / "broken.txt"
+    path.write_bytes(data[:100] + b"\xff" + data[101:])
+    document = read_document(path)
+    assert document.encoding == "utf-8" and document.text.count("\ufffd") == 3
+    assert document.warnings == (f"{path}: 3 byte sequence(s) are not UTF-8 (the first at byte 99); they were "
+                                 f"replaced with \ufffd — check the file if text is missing",)
+    result = _run("segment", str(path))
+    assert result.exit_code == 0 and result.stderr.startswith(f"warning: {path}: 3 byte sequence(s)")
+
+
+def test_korean_is_named_not_read_as_chinese(tmp_path: Path) -> None:
+    path = tmp_path / "kr.txt"
+    path.write_bytes(("국가 이민 관리국은 국경 검사를 강화했다. 밀수 조직을 적발했다.\n" * 20).encode("euc-kr"))
+    result = _run("segment", str(path))
+    assert result.exit_code == 4
+    assert result.stderr.strip() == (f"Error: {path}: looks like Korean text (cp949); pmc codes Chinese and "
+                                     f"English documents — if it is Chinese, re-save it as UTF-8")
