@@ -220,6 +220,9 @@ _EXPECTED_CHAR = re.compile(
 )
 
 
+_ASCII_CHAR = re.compile(r"[\t\n\r\x20-\x7e]")
+
+
 def _try_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
     """UTF-16 without a BOM: the byte order whose decoding is (almost all) characters of the
     scripts these documents use — ASCII, Latin, CJK and their punctuation. The wrong order turns
@@ -233,7 +236,7 @@ def _try_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
         except UnicodeDecodeError:
             continue
         sample = text[:20000]
-        if not sample:
+        if len(sample) < 16 or not _ASCII_CHAR.search(sample):  # a real text has a newline, a digit …
             continue
         share = len(_EXPECTED_CHAR.findall(sample)) / len(sample)
         if share >= 0.95 and not _mostly_control(text, limit=0.01) and (best is None or share > best[0]):
