@@ -178,6 +178,10 @@ def write_labelled(rows: Iterable[LabelledParagraph], path: str | Path) -> int:
         os.chmod(tmp, _mode_of(path))
         os.replace(tmp, path)
         fsync_directory(path.parent)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise LabelDataError(f"{path}: cannot write the file ({exc.strerror}); free disk space or write elsewhere; "
+                             f"the previous file is unchanged") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -153,6 +153,10 @@ def save_model(
         final = root / version
         os.replace(staging, final)
         fsync_directory(root)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ModelError(f"{root}: cannot save the model version ({exc.strerror}); free disk space or pass another "
+                         f"--out; the active model is unchanged") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

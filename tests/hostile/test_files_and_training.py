@@ -159,3 +159,24 @@ def test_korean_is_named_not_read_as_chinese(tmp_path: Path) -> None:
     assert result.exit_code == 4
     assert result.stderr.strip() == (f"Error: {path}: looks like Korean text (cp949); pmc codes Chinese and "
                                      f"English documents — if it is Chinese, re-save it as UTF-8")
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_previous_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from classifier.errors import LabelDataError
+    from classifier.labels import gold as gold_module
+
+    target = tmp_path / "gold.jsonl"
+    write_labelled(codebook_records()[:3], target)
+    before = target.read_bytes()
+
+    def full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gold_module.os, "fsync", full)
+    with pytest.raises(LabelDataError) as caught:
+        write_labelled(codebook_records()[:5], target)
+    assert str(caught.value) == (f"{target}: cannot write the file (No space left on device); free disk space or "
+                                 f"write elsewhere; the previous file is unchanged")
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["gold.jsonl"]
