@@ -180,3 +180,23 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_file(tmp_path: Path, mon
     assert str(caught.value) == (f"{target}: cannot write the file (No space left on device); free disk space or "
                                  f"write elsewhere; the previous file is unchanged")
     assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["gold.jsonl"]
+
+
+def test_a_full_store_is_one_line_and_keeps_what_was_saved(tmp_path: Path) -> None:
+    from classifier.errors import StoreError
+    from classifier.store import get_paragraphs, ingest_paragraphs, open_store
+    from classifier.text.paragraph import Paragraph, paragraph_id
+
+    def paragraphs(prefix: str, n: int) -> list[Paragraph]:
+        texts = [f"{prefix} paragraph {i} " + "x" * 2000 for i in range(n)]
+        return [Paragraph(paragraph_id(t), prefix, i, t, "en") for i, t in enumerate(texts)]
+
+    with open_store(tmp_path / "s.sqlite") as store:
+        ingest_paragraphs(store, paragraphs("kept", 3))
+        pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+        store._conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the disk is now "full"
+        with pytest.raises(StoreError) as caught:
+            ingest_paragraphs(store, paragraphs("lost", 50))
+        assert str(caught.value) == (f"{store.path}: cannot write the store (database or disk is full); check the "
+                                     f"disk and permissions")
+        assert sorted(p.doc for p in get_paragraphs(store).values()) == ["kept", "kept", "kept"]
