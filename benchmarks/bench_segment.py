@@ -3,9 +3,10 @@ tree before the fix when `--peer` is given (which is stopped after `--peer-timeo
 
     python benchmarks/bench_segment.py [--peer /path/to/old/checkout] [--json out.json]
 
-Inputs (each built to the size): one line of words with no punctuation (the hard-wrap path),
-30 KB of dots repeated in lines (sentence ends), rows of digits (the pagination pattern), and
-Chinese text without punctuation. The figure that matters is seconds per MB staying flat.
+Inputs (each built to the size, from the hostile-input report): one line of letters with no
+space or punctuation and one of words (the hard-wrap path), lines of 30 KB of dots and a letter
+(sentence ends), lines of 34 digits and a letter and lines of three phone numbers and a word
+(the pagination pattern), and Chinese text without punctuation. The figure that matters is seconds per MB staying flat.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ PROBE = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     kind, mb = sys.argv[2], float(sys.argv[3])
     size = int(mb * 1_000_000)
-    unit = {"words": "word ", "dots": "." * 30_000 + "\\n", "digits": "138 0013 8000 139 0013 8000 x\\n",
-            "han": "边境管理"}[kind]
+    unit = {"letters": "x", "words": "word ", "dots": "." * 30_000 + "x\\n", "digits": "1" * 34 + "a\\n",
+            "phones": "138 0013 8000 139 0013 8000 137 0013 8000 x\\n", "han": "边境管理"}[kind]
     text = unit * (size // len(unit.encode("utf-8")) + 1)
     try:
         from classifier.text.reader import Document
@@ -56,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, dict[str, float | None]] = {}
     print(f"{'input':10}{'MB':>6}{'s (this tree)':>16}{'s/MB':>8}" + (f"{'s (peer)':>14}" if args.peer else ""))
-    for kind in ("words", "dots", "digits", "han"):
+    for kind in ("letters", "words", "dots", "digits", "phones", "han"):
         for mb in (1, 4, 20):
             ours = run(ROOT, kind, mb, timeout=600)
             peer = run(args.peer, kind, mb, timeout=args.peer_timeout) if args.peer else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,3 +48,44 @@ def test_random_jsonl_lines_yield_records_or_errors_never_exceptions(lines: list
     stream = io.BytesIO(b"\n".join(lines))
     for entry in iter_jsonl(stream, source="f.jsonl"):
         assert isinstance(entry, tuple) or str(entry).startswith("f.jsonl:")
+
+
+class _CountingPattern:
+    """A compiled regex that adds the length of every string it is asked to scan to a counter."""
+
+    def __init__(self, pattern, counter: list[int]) -> None:  # noqa: ANN001
+        self._pattern, self._counter = pattern, counter
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        method = getattr(self._pattern, name)
+        if not callable(method) or name not in ("match", "fullmatch", "search", "findall", "finditer", "sub", "split"):
+            return method
+
+        def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            text = next((a for a in args if isinstance(a, str)), "")
+            self._counter[0] += len(text)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+def _scanned(text: str, monkeypatch) -> int:  # noqa: ANN001
+    import re as _re
+
+    from classifier.text import segmenter
+
+    counter = [0]
+    with monkeypatch.context() as patch:
+        for name, value in vars(segmenter).items():
+            if isinstance(value, _re.Pattern):
+                patch.setattr(segmenter, name, _CountingPattern(value, counter))
+        segment(Document("d", text))
+    return counter[0]
+
+
+@pytest.mark.parametrize("unit", ["x", "word ", "." * 3000 + "x\n", "1" * 34 + "a\n", "边境管理", "边境，管理、", "Mr. A. b\n"])
+def test_segmenting_work_grows_linearly_with_the_input(unit: str, monkeypatch) -> None:  # noqa: ANN001
+    small = unit * (60_000 // len(unit) + 1)
+    large = unit * (240_000 // len(unit) + 1)
+    ratio = _scanned(large, monkeypatch) / max(_scanned(small, monkeypatch), 1)
+    assert ratio < 4 * 1.25, f"characters scanned by the segmenter's patterns grew {ratio:.1f}x for 4x the input"
