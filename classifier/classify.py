@@ -27,7 +27,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import InputError
-from .paths import fsync_directory
+from .paths import fsync_directory, sweep_stale
 from .text.language import detect_language
 from .text.normalize import fold
 from .text.paragraph import Paragraph, paragraph_id
@@ -211,6 +211,7 @@ def open_output(path: Path, *, inputs: Iterable[str | Path] = ()) -> Iterator[IO
     for item in inputs:
         if str(item) != "-" and Path(item).resolve() == target:
             raise InputError(f"{path}: is also an input; write the output to another file")
+    sweep_stale(path.parent, (f".{path.name}.*.tmp",))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:

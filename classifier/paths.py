@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path", "fsync_directory"]
+__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path", "fsync_directory", "sweep_stale",
+           "STALE_SECONDS"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,3 +42,28 @@ def fsync_directory(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+STALE_SECONDS = 3600.0  # a temporary file or folder older than this was left by a killed process
+
+
+def sweep_stale(folder: Path, patterns: tuple[str, ...], *, older_than: float = STALE_SECONDS) -> list[str]:
+    """Remove what killed writes left in `folder`: entries matching `patterns` (globs) older than
+    `older_than` seconds (a write in progress is younger). Returns the names removed."""
+    import shutil
+    import time
+
+    removed: list[str] = []
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for pattern in patterns:
+        for item in folder.glob(pattern):
+            try:
+                if now - item.lstat().st_mtime < older_than:
+                    continue
+                shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+                removed.append(item.name)
+            except OSError:
+                continue
+    return removed

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, LabelDataError, TaxonomyError
-from ..paths import PROJECT_ROOT, fsync_directory
+from ..paths import PROJECT_ROOT, fsync_directory, sweep_stale
 from ..text.language import normalize_lang
 from ..text.paragraph import paragraph_id
 from ..text.reader import RecordError, json_lines, read_document
@@ -166,6 +166,7 @@ def write_labelled(rows: Iterable[LabelledParagraph], path: str | Path) -> int:
     """Write labelled records as JSONL atomically (temp file, then rename); returns the count."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(path.parent, (f".{path.name}.*.tmp",))
     count = 0
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

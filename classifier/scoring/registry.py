@@ -31,7 +31,7 @@ from typing import Any
 
 from ..errors import ModelError
 from ..labels.taxonomy import Taxonomy, load_taxonomy
-from ..paths import fsync_directory, models_dir
+from ..paths import STALE_SECONDS, fsync_directory, models_dir, sweep_stale
 from .serving import SERVING_FILES, ServingModel
 
 __all__ = [
@@ -165,28 +165,10 @@ def save_model(
     return final
 
 
-_STALE_SECONDS = 3600.0
-
-
-def sweep_staging(*, registry: Path | str | None = None, older_than: float = _STALE_SECONDS) -> list[str]:
+def sweep_staging(*, registry: Path | str | None = None, older_than: float = STALE_SECONDS) -> list[str]:
     """Remove what killed saves left behind: `.staging-*` folders and `.active-*` files older than
     `older_than` seconds (a save in progress is younger). Returns the names removed."""
-    import time
-
-    root = _registry(registry)
-    removed = []
-    if not root.is_dir():
-        return removed
-    now = time.time()
-    for item in list(root.glob(".staging-*")) + list(root.glob(".active-*")):
-        try:
-            if now - item.stat().st_mtime < older_than:
-                continue
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
-            removed.append(item.name)
-        except OSError:
-            continue
-    return removed
+    return sweep_stale(_registry(registry), (".staging-*", ".active-*"), older_than=older_than)
 
 
 def set_active(version: str, *, registry: Path | str | None = None) -> None:

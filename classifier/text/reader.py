@@ -326,14 +326,17 @@ def _pdf_to_text(data: bytes, *, source: str) -> tuple[str, str]:
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings would reach stderr before pmc's line
     warnings.filterwarnings("ignore", module="pypdf")
-    try:
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+    from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError, PyPdfError
 
+    try:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
         title = str((reader.metadata or {}).get("/Title", "") or "").strip()
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
+    except LimitReachedError as exc:  # pypdf's own decompression limits: a PDF bomb
+        raise InputError(f"{source}: a stream of the PDF unpacks beyond pypdf's limits ({exc}); "
+                         f"save the text as .txt instead") from None
+    except (PyPdfError, ValueError, KeyError, OSError, RecursionError) as exc:
         raise InputError(f"{source}: not a readable PDF ({exc}); export it again as PDF or as text") from None
     text = "\n".join(pages)
     if not text.strip():

@@ -200,3 +200,14 @@ def test_a_full_store_is_one_line_and_keeps_what_was_saved(tmp_path: Path) -> No
         assert str(caught.value) == (f"{store.path}: cannot write the store (database or disk is full); check the "
                                      f"disk and permissions")
         assert sorted(p.doc for p in get_paragraphs(store).values()) == ["kept", "kept", "kept"]
+
+
+def test_temporary_files_of_killed_exports_are_swept_by_the_next_write(tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    stale, fresh = tmp_path / ".gold.jsonl.abc.tmp", tmp_path / ".gold.jsonl.new.tmp"
+    stale.write_text("half")
+    fresh.write_text("in progress")
+    past = time.time() - 7200
+    os.utime(stale, (past, past))
+    write_labelled(codebook_records()[:2], gold)
+    assert not stale.exists() and fresh.exists()
