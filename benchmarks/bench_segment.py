@@ -28,10 +28,11 @@ PROBE = textwrap.dedent("""
     unit = {"letters": "x", "words": "word ", "dots": "." * 30_000 + "x\\n", "digits": "1" * 34 + "a\\n",
             "phones": "138 0013 8000 139 0013 8000 137 0013 8000 x\\n", "han": "边境管理"}[kind]
     text = unit * (size // len(unit.encode("utf-8")) + 1)
-    try:
-        from classifier.text.reader import Document
-        from classifier.text.segmenter import segment
-    except ImportError:
+    import os
+    if os.path.isdir(os.path.join(sys.argv[1], "classifier", "text")):  # decide by the tree's layout, not by
+        from classifier.text.reader import Document                     # what imports (an editable install
+        from classifier.text.segmenter import segment                   # maps new subpackages anywhere)
+    else:
         from classifier.reader import Document
         from classifier.segmenter import segment
     start = time.process_time()
