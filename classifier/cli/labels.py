@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import LabelDataError
-from . import cli
+from . import EXIT_SKIPPED, cli
 
 
 @cli.group("labels")
@@ -123,19 +123,29 @@ def labels_export_cmd(db: Path | None, out: Path | None, include_labelled: bool,
 def labels_import_cmd(file: Path, db: Path | None) -> None:
     """Import a gold JSONL file into the store (a record equal to the current gold adds nothing).
 
+    Bad lines are reported with file and line and skipped (exit 10); every good record is imported.
+
     \b
     Example:
       pmc labels import labels/gold.jsonl
       pmc labels import reviewed.jsonl --db team.sqlite
     """
-    from ..labels.gold import load_labelled
+    from ..labels.gold import read_labelled
     from ..store import import_gold, open_store
 
+    skipped: list[str] = []
+
+    def report(message: str) -> None:
+        skipped.append(message)
+        click.echo(f"skipped: {message}", err=True)
+
     with open_store(db) as store:
-        rows = load_labelled(file, taxonomy=store.taxonomy)
+        rows = read_labelled(file, taxonomy=store.taxonomy, on_error=report)
         result = import_gold(store, rows)
     click.echo(f"{file}: {result['rows']} records, {result['added']} added, {result['unchanged']} unchanged, "
                f"{result['new_paragraphs']} new paragraphs")
+    if skipped:
+        sys.exit(EXIT_SKIPPED)
 
 
 def _fmt_counts(counts: dict[str, int]) -> str:

@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ __all__ = [
     "GoldReport",
     "SOURCES",
     "load_labelled",
+    "read_labelled",
     "parse_labelled_record",
     "write_labelled",
     "codebook_records",
@@ -135,6 +136,29 @@ def parse_labelled_record(
         group=str(record.get("group") or ""),
         extra={k: v for k, v in record.items() if k not in _CORE},
     )
+
+
+def read_labelled(
+    path: str | Path, *, taxonomy: Taxonomy | None = None, on_error: Callable[[str], None]
+) -> list[LabelledParagraph]:
+    """The usable records of a labelled JSONL file; each unusable line is reported through
+    `on_error` (`file:line: what; fix`) and skipped. The file itself must be readable."""
+    path = Path(path)
+    taxonomy = taxonomy or load_taxonomy()
+    rows: list[LabelledParagraph] = []
+    try:
+        entries = list(json_lines(path))
+    except InputError as exc:
+        raise LabelDataError(str(exc)) from None
+    for entry in entries:
+        if isinstance(entry, RecordError):
+            on_error(str(entry))
+            continue
+        try:
+            rows.append(parse_labelled_record(entry[1], taxonomy=taxonomy, where=f"{path}:{entry[0]}"))
+        except LabelDataError as exc:
+            on_error(str(exc))
+    return rows
 
 
 def load_labelled(

@@ -211,3 +211,72 @@ def test_temporary_files_of_killed_exports_are_swept_by_the_next_write(tmp_path:
     os.utime(stale, (past, past))
     write_labelled(codebook_records()[:2], gold)
     assert not stale.exists() and fresh.exists()
+
+
+def _enospc(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_in_classify_output_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from classifier import classify
+
+    monkeypatch.setattr(classify.os, "fsync", _enospc)
+    path = tmp_path / "in.txt"
+    path.write_text("Border police patrolled the river.\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    from classifier.errors import InputError as _InputError
+
+    with pytest.raises(_InputError) as caught, classify.open_output(out, inputs=[path]) as handle:
+        handle.write("x\n")
+    assert str(caught.value) == (f"{out}: cannot write the output (No space left on device); check the disk and "
+                                 f"the folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_a_full_disk_while_saving_a_model_is_one_line_and_keeps_the_active_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import joblib
+
+    from conftest import small_gold
+
+    gold = tmp_path / "g.jsonl"
+    write_labelled(small_gold(), gold)
+    monkeypatch.setattr(joblib, "dump", _enospc)
+    result = _run("train", "--gold", str(gold), "--repeats", "0", "--out", str(tmp_path / "m"))
+    assert result.exit_code == 6
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: {tmp_path / 'm'}: cannot save the model version (No space left on device); free disk space or "
+        f"pass another --out; the active model is unchanged")
+    assert [p.name for p in (tmp_path / "m").iterdir()] == [".pmc-registry"]
+
+
+def test_version_folders_are_readable_and_gold_keeps_its_mode(tmp_path: Path) -> None:
+    from conftest import small_gold
+
+    gold = tmp_path / "g.jsonl"
+    write_labelled(small_gold(), gold)
+    gold.chmod(0o640)
+    write_labelled(small_gold()[:30], gold)
+    assert gold.stat().st_mode & 0o777 == 0o640
+    assert _run("train", "--gold", str(gold), "--repeats", "0", "--out", str(tmp_path / "m")).exit_code == 0
+    [version] = [p for p in (tmp_path / "m").iterdir() if p.is_dir()]
+    assert version.stat().st_mode & 0o777 == 0o755
+
+
+def test_ingest_never_imports_scikit_learn(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT, small_gold
+    from classifier.training import train
+
+    train(small_gold(), cv_repeats=0, registry=tmp_path / "m")
+    note = tmp_path / "note.txt"
+    note.write_text("边检站在口岸查获持伪假护照人员3名。\n", encoding="utf-8")
+    code = ("import sys; from classifier.corpus import ingest_path; from classifier.workspace import Workspace; "
+            f"ws = Workspace.open({str(tmp_path / 's.sqlite')!r}, registry={str(tmp_path / 'm')!r}); "
+            f"r = ingest_path(ws, {str(note)!r}); print(r['scored'], 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["1", "False"]

@@ -91,11 +91,25 @@ def test_each_command_survives_the_hostile_corpus(corpus: tuple[Path, list[Path]
         assert "\n=" not in text and ",=" not in text  # formulas arrive as text
 
 
-def test_labels_import_of_a_hostile_gold_file_names_the_line(corpus: tuple[Path, list[Path], dict[str, str]],
-                                                            tmp_path: Path) -> None:
+def test_labels_import_skips_hostile_lines_and_imports_the_good_ones(corpus: tuple[Path, list[Path], dict[str, str]],
+                                                                   tmp_path: Path) -> None:
+    from classifier.store import latest_gold, open_store
+    from classifier.text.paragraph import paragraph_id
+
     _home, _inputs, env = corpus
     gold = tmp_path / "gold.jsonl"
-    gold.write_bytes(b'{"text": "ok", "labels": []}\n' + b"[" * 100_000 + b"\n")
-    result = CliRunner().invoke(cli, ["labels", "import", str(gold), "--db", str(tmp_path / "s.sqlite")], env=env)
-    assert result.exit_code == 5
-    assert result.stderr.strip() == f"Error: {gold}:2: JSON nested too deeply; flatten the record"
+    gold.write_bytes(b'{"text": "first ok", "labels": []}\n' + b"[" * 100_000 + b'\n{"text": "\\ud800", "labels": []}\n'
+                     b'{"text": "x", "labels": ["smuggling"]}\n{"text": "last ok", "labels": ["border_patrol"]}\n')
+    db = tmp_path / "s.sqlite"
+    result = CliRunner().invoke(cli, ["labels", "import", str(gold), "--db", str(db)], env=env)
+    assert result.exit_code == 10
+    assert result.stderr.splitlines() == [
+        f"skipped: {gold}:2: JSON nested too deeply; flatten the record",
+        f"skipped: {gold}:3: contains an unpaired surrogate escape (like \\ud800); fix the text's encoding",
+        f"skipped: {gold}:4: unknown label 'smuggling'; expected one of enforcement, port_inspection, border_patrol, "
+        f"source_governance, international_cooperation (edit the record or add the label to labels/taxonomy.toml)",
+    ]
+    with open_store(db) as store:
+        kept = latest_gold(store)
+    assert sorted(g.labels for g in kept.values()) == [(), ("border_patrol",)]
+    assert set(kept) == {paragraph_id("first ok"), paragraph_id("last ok")}
