@@ -63,6 +63,7 @@ def main() -> None:
     from classifier.labels.gold import load_labelled
     from classifier.text.language import detect_language
     from classifier.scoring.registry import save_model
+    from classifier.scoring.serving import ServingModel
     from classifier.labels.taxonomy import load_taxonomy
     from classifier.training import make_model
 
@@ -83,12 +84,13 @@ def main() -> None:
     model = make_model(taxonomy).fit([r.text for r in rows], label_matrix(rows, taxonomy.label_ids),
                                      groups=[r.split_group for r in rows])
     labels = taxonomy.label_ids
-    model.predict_proba(texts[:50])  # warm caches (segmenter, automaton)
+    serving = ServingModel.from_classifier(model)  # what `pmc classify` scores with
+    serving.predict_proba(texts[:50])  # warm caches (segmenter, automaton)
 
     def end_to_end() -> int:
         with open(os.devnull, "w", encoding="utf-8") as sink:
             writer = RecordWriter(sink, "jsonl", labels)
-            for batch in classify_stream(iter_paragraphs([str(corpus)], on_error=print), model=model, labels=labels):
+            for batch in classify_stream(iter_paragraphs([str(corpus)], on_error=print), model=serving, labels=labels):
                 writer.write_batch(batch)
         return writer.count
 
