@@ -282,36 +282,11 @@ def test_ingest_never_imports_scikit_learn(tmp_path: Path) -> None:
     assert out.stdout.split() == ["1", "False"]
 
 
-def _pdf_with_stream(stream: bytes, *, flate: bool) -> bytes:
-    import io
-    import zlib
-
-    payload = zlib.compress(stream, 9) if flate else stream
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(payload)).encode() + (b" /Filter /FlateDecode" if flate else b"") + b" >>\nstream\n"
-        + payload + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
-
-
 def test_a_pdf_bomb_is_refused_by_pypdfs_limits_as_one_line(tmp_path: Path) -> None:
+    from conftest import pdf_with_stream
+
     bomb = tmp_path / "bomb.pdf"
-    bomb.write_bytes(_pdf_with_stream(b"BT /F1 12 Tf 72 720 Td (x) Tj ET " + b" " * 90_000_000, flate=True))
+    bomb.write_bytes(pdf_with_stream(b"BT /F1 12 Tf 72 720 Td (x) Tj ET " + b" " * 90_000_000, flate=True))
     assert bomb.stat().st_size < 200_000
     result = _run("segment", str(bomb))
     assert result.exit_code == 4
