@@ -16,6 +16,7 @@ __all__ = [
     "ModelError",
     "StoreError",
     "EmptyPoolError",
+    "StaleAnswerError",
 ]
 
 
@@ -63,3 +64,10 @@ class EmptyPoolError(PmcError):
     """A queue was asked for paragraphs but none are left to annotate."""
 
     exit_code = 8
+
+
+class StaleAnswerError(PmcError):
+    """An answer was submitted for a rendering that is no longer the annotator's assignment
+    (a repeated key, another tab, an expired claim): nothing was saved."""
+
+    exit_code = 9

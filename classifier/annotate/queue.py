@@ -65,6 +65,7 @@ __all__ = [
 ]
 
 STRATEGIES = ("active", "random", "document", "keyword")
+SECOND_REASON = "needs a second, independent answer"
 DEFAULT_RANDOM_SHARE = 0.2
 _BATCH = 4  # picks asked per attempt: the next ones are ready if another session claims the first
 _ATTEMPTS = 8
@@ -83,13 +84,17 @@ class Pick:
 
 @dataclass(frozen=True)
 class QueueItem:
-    """The paragraph handed to an annotator, claimed for them until `claim_expires_at`."""
+    """The paragraph handed to an annotator, claimed for them until `claim_expires_at`.
+
+    `token` identifies this hand-out: only an answer carrying it is saved.
+    """
 
     paragraph_id: str
     strategy: str
     reason: str
     uncertainty: float | None
     claim_expires_at: str
+    token: str = ""
 
 
 class QueryStrategy(Protocol):
@@ -347,6 +352,8 @@ def next_paragraph(
     overlap: float = 0.0,
     overlap_annotators: int = 2,
     include_gold: bool = False,
+    include_codebook: bool = False,
+    second_first: bool = True,
     claim_seconds: float = DEFAULT_CLAIM_SECONDS,
     seed: int | None = None,
 ) -> QueueItem:
@@ -355,11 +362,14 @@ def next_paragraph(
     The paragraph is one the annotator has not answered, without gold (unless `include_gold`),
     not claimed by anyone else and not taken: with `overlap=0` every paragraph goes to one
     annotator; a stable `overlap` share (by id hash) goes to `overlap_annotators` for agreement.
-    The active strategy ranks by `scores`, or by the score cache of `model_version`. The claim
-    lasts `claim_seconds` or until the annotator answers, and replaces their previous claim.
-    Raises `EmptyPoolError` when nothing is left.
+    Codebook examples are left out unless `include_codebook`. With `second_first` (the default),
+    paragraphs another annotator answered that still need this one's independent answer come
+    before any strategy's pick. The active strategy ranks by `scores`, or by the score cache of
+    `model_version`. The claim lasts `claim_seconds` or until the annotator answers, and
+    replaces their previous claim. Raises `EmptyPoolError` when nothing is left.
     """
-    pool = Pool(annotator, overlap=overlap, overlap_annotators=overlap_annotators, include_gold=include_gold)
+    pool = Pool(annotator, overlap=overlap, overlap_annotators=overlap_annotators, include_gold=include_gold,
+                include_codebook=include_codebook)
     view = PoolView(store, pool)
     if isinstance(strategy, str):
         chosen = make_strategy(
@@ -374,10 +384,14 @@ def next_paragraph(
         else random.Random()
     )
     for _ in range(_ATTEMPTS):
-        for pick in chosen.query(view, n=_BATCH, rng=rng):
-            expires = claim_paragraph(store, pool, pick.paragraph_id, seconds=claim_seconds)
-            if expires is not None:
-                return QueueItem(pick.paragraph_id, chosen.name, pick.reason, pick.uncertainty, expires)
+        seconds = (view.walk("second", limit=_BATCH)
+                   if second_first and pool.overlap > 0 and chosen.name in ("active", "random") else [])
+        picks = [Pick(pid, SECOND_REASON) for pid, _ in seconds] or chosen.query(view, n=_BATCH, rng=rng)
+        for pick in picks:
+            claim = claim_paragraph(store, pool, pick.paragraph_id, seconds=claim_seconds)
+            if claim is not None:
+                return QueueItem(pick.paragraph_id, chosen.name, pick.reason, pick.uncertainty, claim.expires_at,
+                                 claim.token)
     raise StoreError(
         f"{store.path}: other sessions claimed every paragraph offered to {pool.annotator!r} "
         f"{_ATTEMPTS} times in a row; try again"

@@ -4,18 +4,20 @@
 neighbours and position and, unless blind, the active model's suggestion: probabilities,
 thresholds, pre-ticked labels and evidence spans, all from ONE explanation of the paragraph
 (`scoring.explain`: the text is folded and featurised once). `save_answer()` appends the answer
-with the suggestion that was shown; `go_back()` reopens an earlier answer so a new row can
+with the suggestion that was shown; `submit()` takes the page's one
+submission (labels, answer kind, note and the token of the rendering shown) and refuses one
+that is not the annotator's current item; `go_back()` reopens an earlier answer so a new row can
 replace it; `queue_preview()` and `progress_summary()` feed the sidebar.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import store as db
-from ..errors import LabelDataError
+from ..errors import LabelDataError, StaleAnswerError
 from ..scoring.explain import explain_text, highlight_spans
 from ..scoring.registry import SavedModel
 from ..store import Answer, Pool
@@ -31,6 +33,7 @@ __all__ = [
     "next_item",
     "go_back",
     "save_answer",
+    "submit",
     "queue_preview",
     "progress_summary",
 ]
@@ -46,7 +49,9 @@ class LabelItem:
     `scores`/`thresholds` are empty and `model_version` None when no suggestion was shown
     (blind mode, or no model). `spans` are `(start, end, label, weight)` evidence spans in
     `text` for `highlight.highlight_html()`; `evidence` is `{label: ((feature, weight), ...)}`.
-    `previous_answer` is set when the item reopens an earlier answer (Back).
+    `previous_answer` is set when the item reopens an earlier answer (Back). `token`
+    identifies this rendering: `submit()` saves an answer only with the token of the
+    annotator's current claim.
     """
 
     paragraph_id: str
@@ -70,6 +75,7 @@ class LabelItem:
     others: tuple[dict[str, Any], ...] = ()
     previous_answer: dict[str, Any] | None = None
     claim_expires_at: str | None = None
+    token: str = ""
 
     @property
     def prefill(self) -> tuple[str, ...]:
@@ -129,22 +135,31 @@ def _build_item(
     context: int,
     previous_answer: dict[str, Any] | None = None,
     claim_expires_at: str | None = None,
+    token: str = "",
     explain_top: int = 8,
 ) -> LabelItem:
     length, before, after, doc_title = _context(ws, paragraph, context)
+    title, doc = paragraph.title or doc_title, paragraph.doc
     suggestion: dict[str, Any] = {}
     others: tuple[dict[str, Any], ...] = ()
-    if not blind:
+    if blind:
+        # Nothing that can leak a label: no suggestion, no other answers, and a codebook
+        # example's document name (codebook/<label>/...) is not shown.
+        gold = db.latest_gold(ws.store, [paragraph.id]).get(paragraph.id)
+        if gold is not None and gold.source == "codebook":
+            title, doc = "Codebook example", ""
+    else:
         saved = ws.model
         if saved is not None:
             suggestion = _suggestion(saved, paragraph.text, top=explain_top)
         latest = db.latest_answers(ws.store, [paragraph.id]).get(paragraph.id, {})
         others = tuple(answer_dict(a) for name, a in sorted(latest.items()) if name != annotator)
     return LabelItem(
-        paragraph_id=paragraph.id, text=paragraph.text, lang=paragraph.lang, doc=paragraph.doc,
-        title=paragraph.title or doc_title, section=paragraph.section, index=paragraph.index,
+        paragraph_id=paragraph.id, text=paragraph.text, lang=paragraph.lang, doc=doc,
+        title=title, section=paragraph.section, index=paragraph.index,
         doc_length=length, before=before, after=after, strategy=strategy, reason=reason,
-        others=others, previous_answer=previous_answer, claim_expires_at=claim_expires_at, **suggestion,
+        others=others, previous_answer=previous_answer, claim_expires_at=claim_expires_at, token=token,
+        **suggestion,
     )
 
 
@@ -157,6 +172,7 @@ def next_item(
     overlap: float = 0.0,
     blind: bool = False,
     include_gold: bool = False,
+    include_codebook: bool = False,
     seed: int | None = None,
     context: int = 1,
 ) -> LabelItem:
@@ -164,17 +180,21 @@ def next_item(
 
     `strategy` is one of `queue.STRATEGIES` (`keyword` needs `label`); `overlap` is the share
     of paragraphs given to two annotators for agreement; `blind` hides the model suggestion
-    and the other annotators' answers. Raises `EmptyPoolError` when nothing is left.
+    and the other annotators' answers (and a codebook example's name). Codebook examples are
+    offered only with `include_codebook` (an admin's choice: they are training material, not
+    real text). Raises `EmptyPoolError` when nothing is left.
     """
     saved = ws.model
     item = next_paragraph(
         ws.store, annotator=annotator, strategy=strategy, label=label, overlap=overlap,
-        include_gold=include_gold, model_version=saved.version if saved else None,
+        include_gold=include_gold, include_codebook=include_codebook,
+        model_version=saved.version if saved else None,
         thresholds=saved.thresholds() if saved else None, seed=seed,
     )
     return _build_item(
         ws, db.get_paragraph(ws.store, item.paragraph_id), strategy=item.strategy, reason=item.reason,
         blind=blind, annotator=annotator, context=context, claim_expires_at=item.claim_expires_at,
+        token=item.token,
     )
 
 
@@ -189,10 +209,12 @@ def go_back(ws: Workspace, annotator: str, *, steps: int = 1, blind: bool = Fals
     if len(trail) < steps:
         return None
     answer = trail[steps - 1]
+    claim = db.claim_for_revision(ws.store, annotator, answer.paragraph_id)
     return _build_item(
         ws, db.get_paragraph(ws.store, answer.paragraph_id),
         strategy="back", reason=f"your answer of {answer.created_at[:19].replace('T', ' ')} UTC",
         blind=blind, annotator=annotator, context=context, previous_answer=answer_dict(answer),
+        claim_expires_at=claim.expires_at, token=claim.token,
     )
 
 
@@ -208,15 +230,38 @@ def save_answer(
     """Append the annotator's answer on `item`, with the model version and scores it showed.
 
     `answer` is `accept` (the `labels`), `none` (accept with no label), `skip` or `flag`
-    (labels kept for the reviewer, not counted). Returns the new row id.
+    (labels kept for the reviewer, not counted). An item with a `token` (every item the queue
+    or Back hands out) is saved only while it is the annotator's current claim, else
+    `StaleAnswerError` and nothing is written. Returns the new row id.
     """
     if answer not in ANSWER_KINDS:
         raise LabelDataError(f"answer is {answer!r}; expected one of {', '.join(ANSWER_KINDS)}")
     kind, chosen = ("accept", ()) if answer == "none" else (answer, tuple(labels))
     return db.record_answer(
         ws.store, item.paragraph_id, annotator=annotator, answer=kind, labels=list(chosen),
-        model_version=item.model_version, scores=item.scores or None, note=note,
+        model_version=item.model_version, scores=item.scores or None, note=note, token=item.token or None,
     )
+
+
+def submit(ws: Workspace, item: LabelItem | None, submission: Mapping[str, Any], *, annotator: str) -> int:
+    """Save one submission from the Label page: `{paragraph_id, token, answer, labels, note}`.
+
+    The page sends the whole answer at once (labels and note live in the browser until then).
+    It must name the item the server handed out: the same paragraph and token, else
+    `StaleAnswerError` (a repeated Enter, an old tab) and nothing is saved.
+    """
+    pid, token = str(submission.get("paragraph_id", "")), str(submission.get("token", ""))
+    if item is None or pid != item.paragraph_id or token != item.token:
+        shown = item.paragraph_id if item is not None else "no paragraph"
+        raise StaleAnswerError(
+            f"answer on paragraph {pid or '?'} not saved: this page now shows {shown} "
+            f"(a key pressed while the next paragraph loaded, or an old tab); nothing was saved"
+        )
+    labels = submission.get("labels") or []
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise LabelDataError(f"labels of the answer on paragraph {pid} must be a list of label ids; got {labels!r}")
+    return save_answer(ws, item, annotator=annotator, labels=labels, answer=str(submission.get("answer", "")),
+                       note=str(submission.get("note") or ""))
 
 
 def queue_preview(ws: Workspace, annotator: str, *, n: int = 20, overlap: float = 0.0) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..errors import LabelDataError
+from ..errors import LabelDataError, StaleAnswerError
 from .connection import Store, _json, _now, _read, _select_for_ids, _write
 from .documents import _require_paragraph
 from .records import (
@@ -33,8 +33,14 @@ def record_answer(
     scores: Mapping[str, Any] | None = None,
     note: str = "",
     source: str = "app",
+    token: str | None = None,
 ) -> int:
     """Append one answer (committed before returning) and release the annotator's claim on it.
+
+    With `token` (the Label page always gives one), the answer is saved only if it is the
+    token of the annotator's current claim on this paragraph, checked in the same write
+    transaction: a repeated Enter, a stale tab or a replaced claim raises `StaleAnswerError`
+    and writes nothing.
 
     `answer` is `accept` (the labels, [] meaning none of them), `skip` or `flag`; labels given
     with a skip or flag are kept but do not count. `model_version` and `scores` record the
@@ -50,6 +56,8 @@ def record_answer(
     scores_json = _json(dict(scores)) if scores is not None else None
     with _write(store) as conn:
         _require_paragraph(conn, store, paragraph_id)
+        if token is not None:
+            _check_token(conn, paragraph_id, annotator, token)
         cursor = conn.execute(
             """INSERT INTO annotations
                 (paragraph_id, annotator, answer, labels, model_version, scores, note, created_at, source)
@@ -61,6 +69,27 @@ def record_answer(
             "DELETE FROM claims WHERE paragraph_id = ? AND annotator = ?", (paragraph_id, annotator)
         )
     return int(cursor.lastrowid)
+
+
+def _check_token(conn: Any, paragraph_id: str, annotator: str, token: str) -> None:
+    held = conn.execute(
+        "SELECT paragraph_id, token FROM claims WHERE annotator = ?", (annotator,)
+    ).fetchone()
+    if held is not None and held[0] == paragraph_id and held[1] == token:
+        return
+    last = conn.execute(
+        "SELECT paragraph_id FROM annotations WHERE annotator = ? ORDER BY id DESC LIMIT 1", (annotator,)
+    ).fetchone()
+    if last is not None and last[0] == paragraph_id:
+        why = "it was just saved (a repeated key or click); it is not saved twice"
+    elif held is not None and held[0] != paragraph_id:
+        why = (f"{annotator} has opened another paragraph since ({held[0]}), in this or another tab; "
+               f"the page shows the current one")
+    elif held is not None:
+        why = "this paragraph was opened again (another tab or a reload) after this page showed it"
+    else:
+        why = "the claim on it expired or was released; reload to get it again"
+    raise StaleAnswerError(f"answer on paragraph {paragraph_id} not saved: {why}")
 
 
 def import_answers(

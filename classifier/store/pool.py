@@ -7,6 +7,7 @@ terms), so strategies never touch SQL. Claims keep two sessions off the same par
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,10 +15,10 @@ from ..errors import StoreError
 from ..text.normalize import search_key
 from .connection import Store, _chunks, _in, _now, _read, _write
 from .documents import get_paragraphs
-from .records import Pool
+from .records import Claim, Pool, _check_name
 
 __all__ = ["DEFAULT_CLAIM_SECONDS", "PoolView", "pool_count", "pool_ids", "pool_filter", "claim_paragraph",
-           "release_claims", "active_claims"]
+           "claim_for_revision", "current_claim", "release_claims", "active_claims"]
 
 DEFAULT_CLAIM_SECONDS = 600.0
 
@@ -29,6 +30,8 @@ _ELIGIBLE = """
     NOT EXISTS (SELECT 1 FROM annotations a
         WHERE a.paragraph_id = p.paragraph_id AND a.annotator = :annotator)
     AND (:include_gold OR NOT EXISTS (SELECT 1 FROM gold g WHERE g.paragraph_id = p.paragraph_id))
+    AND (:include_codebook OR NOT EXISTS (SELECT 1 FROM gold g WHERE g.paragraph_id = p.paragraph_id
+        AND g.source = 'codebook'))
     AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.paragraph_id = p.paragraph_id
         AND c.annotator != :annotator AND c.expires_at > :now)
     AND (SELECT COUNT(DISTINCT a.annotator) FROM annotations a WHERE a.paragraph_id = p.paragraph_id
@@ -41,6 +44,7 @@ def _pool_params(pool: Pool) -> dict[str, Any]:
     return {
         "annotator": pool.annotator,
         "include_gold": int(pool.include_gold),
+        "include_codebook": int(pool.include_codebook),
         "now": _now(),
         "overlap": pool.overlap,
         "overlap_annotators": pool.overlap_annotators,
@@ -88,6 +92,8 @@ def pool_ids(
     scores of `model_version`, smallest uncertainty first (ties in document order). `shuffled`:
     a fixed pseudo-random order (a hash of the id), starting at `start` in [0, 1) and wrapping
     around — a random `start` gives a random pool paragraph without counting the pool.
+    `second`: paragraphs another annotator has answered (not skipped) that still need this
+    annotator's independent answer (the overlap share), oldest first answer first.
     `terms`: only paragraphs whose search form contains one of them (a pre-filter: a strategy
     checks word boundaries itself).
     """
@@ -120,8 +126,19 @@ def pool_ids(
                 ORDER BY s.uncertainty, p.seq LIMIT :limit OFFSET :offset""",
                 {**params, "model_version": model_version},
             ).fetchall()
+        elif order == "second":
+            rows = conn.execute(
+                f"""SELECT p.paragraph_id, NULL FROM paragraphs p
+                JOIN (SELECT paragraph_id, MIN(created_at) AS first FROM annotations
+                      WHERE answer != 'skip' AND annotator != :annotator GROUP BY paragraph_id) a
+                  ON a.paragraph_id = p.paragraph_id
+                WHERE {eligible} ORDER BY a.first, p.seq LIMIT :limit OFFSET :offset""",
+                params,
+            ).fetchall()
         else:
-            raise StoreError(f"unknown pool order {order!r}; expected document, uncertainty or shuffled")
+            raise StoreError(
+                f"unknown pool order {order!r}; expected document, uncertainty, shuffled or second"
+            )
     return [(pid, u) for pid, u in rows]
 
 
@@ -142,14 +159,26 @@ def pool_filter(store: Store, pool: Pool, paragraph_ids: Sequence[str]) -> list[
     return [pid for pid in paragraph_ids if pid in keep]
 
 
+def _new_claim(conn: Any, paragraph_id: str, annotator: str, seconds: float) -> Claim:
+    claim = Claim(paragraph_id, annotator, secrets.token_urlsafe(12), _in(seconds))
+    # One claim per annotator: a new one (another tab, Back) replaces the previous one, whose
+    # token then no longer saves anything.
+    conn.execute("DELETE FROM claims WHERE annotator = ?", (annotator,))
+    conn.execute(
+        "INSERT INTO claims (paragraph_id, annotator, token, expires_at) VALUES (?, ?, ?, ?)",
+        (claim.paragraph_id, claim.annotator, claim.token, claim.expires_at),
+    )
+    return claim
+
+
 def claim_paragraph(
     store: Store, pool: Pool, paragraph_id: str, *, seconds: float = DEFAULT_CLAIM_SECONDS
-) -> str | None:
-    """Atomically claim a pool paragraph for the pool's annotator; returns the expiry or None.
+) -> Claim | None:
+    """Atomically claim a pool paragraph for the pool's annotator; None if it left the pool.
 
-    None means the paragraph is no longer in the pool (another session claimed or answered it
-    meanwhile). An annotator holds one claim at a time: claiming releases their previous one.
-    Expired claims are swept. The claim ends when the annotator answers the paragraph.
+    None means another session claimed or answered it meanwhile. An annotator holds one claim
+    at a time: claiming replaces their previous one. Expired claims are swept. The claim's
+    token must come back with the answer (`record_answer(token=)`), which ends the claim.
     """
     params = _pool_params(pool)
     with _write(store) as conn:
@@ -160,13 +189,34 @@ def claim_paragraph(
         ).fetchone()
         if ok is None:
             return None
-        expires = _in(seconds)
-        conn.execute("DELETE FROM claims WHERE annotator = ?", (pool.annotator,))
-        conn.execute(
-            "INSERT OR REPLACE INTO claims (paragraph_id, annotator, expires_at) VALUES (?, ?, ?)",
-            (paragraph_id, pool.annotator, expires),
-        )
-    return expires
+        return _new_claim(conn, paragraph_id, pool.annotator, seconds)
+
+
+def claim_for_revision(
+    store: Store, annotator: str, paragraph_id: str, *, seconds: float = DEFAULT_CLAIM_SECONDS
+) -> Claim:
+    """Claim a paragraph the annotator has already answered, to change that answer (Back)."""
+    annotator = _check_name(annotator, what="annotator")
+    with _write(store) as conn:
+        answered = conn.execute(
+            "SELECT 1 FROM annotations WHERE paragraph_id = ? AND annotator = ? LIMIT 1",
+            (paragraph_id, annotator),
+        ).fetchone()
+        if answered is None:
+            raise StoreError(
+                f"{annotator!r} has no answer on paragraph {paragraph_id} to change; "
+                f"label it from the queue instead"
+            )
+        return _new_claim(conn, paragraph_id, annotator, seconds)
+
+
+def current_claim(store: Store, annotator: str) -> Claim | None:
+    """The annotator's claim (possibly expired but not yet swept), or None."""
+    with _read(store) as conn:
+        row = conn.execute(
+            "SELECT paragraph_id, annotator, token, expires_at FROM claims WHERE annotator = ?", (annotator,)
+        ).fetchone()
+    return Claim(*row) if row else None
 
 
 def release_claims(store: Store, *, annotator: str, paragraph_id: str | None = None) -> int:

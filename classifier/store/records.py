@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import LabelDataError, StoreError
 
-__all__ = ["ANSWERS", "STATUSES", "Answer", "GoldDecision", "CurrentLabel", "Pool", "derive"]
+__all__ = ["ANSWERS", "STATUSES", "Answer", "GoldDecision", "CurrentLabel", "Claim", "Pool", "derive"]
 
 
 ANSWERS = ("accept", "skip", "flag")
@@ -81,11 +81,23 @@ class CurrentLabel:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """An annotator's claim on the paragraph they are shown; `token` identifies that rendering."""
+
+    paragraph_id: str
+    annotator: str
+    token: str
+    expires_at: str
+
+
+@dataclass(frozen=True)
 class Pool:
     """Which paragraphs an annotator may be given next.
 
     A paragraph is in the pool when the annotator has not answered it, it has no gold (unless
-    `include_gold`), no other annotator holds an unexpired claim on it, and it is not taken:
+    `include_gold`) and is not a codebook example (unless `include_codebook`: those are training
+    material written for the codebook, not real text), no other annotator holds an unexpired
+    claim on it, and it is not taken:
     other annotators' non-skip answers count, and a paragraph is taken after one of them —
     or after `overlap_annotators` of them when it is among the `overlap` share chosen for
     double annotation (a stable hash of its id, so the same paragraphs are always chosen).
@@ -95,6 +107,7 @@ class Pool:
     overlap: float = 0.0
     overlap_annotators: int = 2
     include_gold: bool = False
+    include_codebook: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "annotator", _check_name(self.annotator, what="annotator"))

@@ -135,7 +135,24 @@ def _migration_3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE documents ADD COLUMN meta TEXT NOT NULL DEFAULT '{}'")
 
 
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(conn: sqlite3.Connection) -> None:
+    """A claim carries a token of the rendering the annotator was shown, and is keyed by
+    (paragraph, annotator) with one claim per annotator: an answer is saved only with the token
+    of the annotator's current claim (`store.answers.record_answer(token=)`). Claims are
+    short-lived, so the table is recreated empty."""
+    conn.execute("DROP TABLE claims")
+    conn.execute(
+        """CREATE TABLE claims (
+            paragraph_id TEXT NOT NULL REFERENCES paragraphs(paragraph_id),
+            annotator TEXT NOT NULL UNIQUE,
+            token TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            PRIMARY KEY (paragraph_id, annotator)
+        )"""
+    )
+
+
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 
 
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -9,9 +9,9 @@ import pytest
 
 from classifier.annotate import codebook as codebook_view
 from classifier.annotate import highlight, review, session
-from classifier.errors import EmptyPoolError, LabelDataError
+from classifier.errors import EmptyPoolError, LabelDataError, StaleAnswerError
 from classifier.scoring.registry import active_version
-from classifier.store import annotations_for, latest_gold, open_store
+from classifier.store import annotations_for, latest_gold, open_store, record_answer
 from classifier.text.reader import read_document
 from classifier.text.segmenter import segment
 from classifier.workspace import Workspace
@@ -57,6 +57,43 @@ def test_save_answer_records_labels_model_version_and_shown_scores(store, regist
     assert answer.scores == pytest.approx(item.scores)
 
 
+def test_a_submission_saves_once_and_only_for_the_item_shown(store, registry: Path) -> None:
+    ws = Workspace.of(store, registry)
+    item = session.next_item(ws, "ann-token", strategy="document")
+    sent = {"paragraph_id": item.paragraph_id, "token": item.token, "answer": "accept",
+            "labels": ["port_inspection"], "note": "n"}
+    session.submit(ws, item, sent, annotator="ann-token")
+    with pytest.raises(StaleAnswerError) as caught:  # the same Enter again: refused, nothing written
+        session.submit(ws, item, sent, annotator="ann-token")
+    assert str(caught.value) == (f"answer on paragraph {item.paragraph_id} not saved: it was just saved "
+                                 f"(a repeated key or click); it is not saved twice")
+    assert [a.labels for a in annotations_for(store, item.paragraph_id)] == [("port_inspection",)]
+    following = session.next_item(ws, "ann-token", strategy="document")
+    with pytest.raises(StaleAnswerError, match="this page now shows"):  # keys meant for the old paragraph
+        session.submit(ws, following, sent, annotator="ann-token")
+    assert annotations_for(store, following.paragraph_id) == []
+
+
+def test_a_stale_tab_cannot_save_after_another_tab_took_a_paragraph(store, registry: Path) -> None:
+    ws = Workspace.of(store, registry)
+    first_tab = session.next_item(ws, "ann-tabs", strategy="document")
+    second_tab = session.next_item(ws, "ann-tabs", strategy="document")  # one claim per annotator
+    assert second_tab.token != first_tab.token
+    with pytest.raises(StaleAnswerError) as caught:
+        session.save_answer(ws, first_tab, annotator="ann-tabs", labels=["enforcement"])
+    assert "has opened another paragraph since" in str(caught.value) or "opened again" in str(caught.value)
+    assert annotations_for(store, first_tab.paragraph_id) == []
+    session.save_answer(ws, second_tab, annotator="ann-tabs", labels=["enforcement"])
+    assert [a.labels for a in annotations_for(store, second_tab.paragraph_id)] == [("enforcement",)]
+
+
+def test_another_annotators_item_cannot_be_saved_under_my_name(store, registry: Path) -> None:
+    ws = Workspace.of(store, registry)
+    item = session.next_item(ws, "ann-own", strategy="document")
+    with pytest.raises(StaleAnswerError, match="expired or was released"):
+        session.save_answer(ws, item, annotator="ann-other", labels=["enforcement"])
+
+
 @pytest.mark.parametrize(("kind", "stored", "labels"), [
     ("none", "accept", ()), ("skip", "skip", ()), ("flag", "flag", ("enforcement",)),
 ])
@@ -84,6 +121,9 @@ def test_go_back_reopens_earlier_answers_and_appends_a_new_row(store, registry: 
     assert back.paragraph_id == second.paragraph_id and back.previous_answer["answer"] == "skip"
     back2 = session.go_back(Workspace.of(store, registry), "ann-back", steps=2)
     assert back2.paragraph_id == first.paragraph_id and back2.prefill == ("enforcement",)
+    assert back2.token not in ("", back.token, first.token)  # reopening claims it afresh
+    with pytest.raises(StaleAnswerError):  # the first Back's rendering is no longer current
+        session.save_answer(Workspace.of(store, registry), back, annotator="ann-back", answer="skip")
     session.save_answer(Workspace.of(store, registry), back2, annotator="ann-back", labels=["port_inspection"])
     rows = [a for a in annotations_for(store, first.paragraph_id) if a.annotator == "ann-back"]
     assert [a.labels for a in rows] == [("enforcement",), ("port_inspection",)]
@@ -122,7 +162,8 @@ def _two_answers(store, registry: Path, first: list[str], second: list[str]) -> 
     # Without overlap the queue only offers paragraphs nobody accepted yet (skips do not count).
     item = session.next_item(Workspace.of(store, registry), "rev-a", strategy="document")
     session.save_answer(Workspace.of(store, registry), item, annotator="rev-a", labels=first)
-    session.save_answer(Workspace.of(store, registry), item, annotator="rev-b", labels=second)  # a second annotator on the same paragraph
+    # A second annotator on the same paragraph (as `pmc answers import` records it: no claim token).
+    record_answer(store, item.paragraph_id, annotator="rev-b", answer="accept", labels=second)
     return item.paragraph_id
 
 

@@ -52,10 +52,10 @@ def test_a_new_store_is_wal_and_at_the_current_schema_version(tmp_path):
     S.open_store(path).close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 4
     conn.close()
     with S.open_store(path) as again:  # reopening migrates nothing and keeps working
-        assert again.schema_version == 3
+        assert again.schema_version == 4
 
 
 def test_the_default_path_comes_from_pmc_db(tmp_path, monkeypatch):
@@ -100,7 +100,7 @@ def test_a_newer_schema_asks_to_upgrade_pmc(tmp_path):
     with pytest.raises(StoreError) as caught:
         S.open_store(path)
     assert str(caught.value) == (
-        f"{path} has store schema version 99, but this pmc only knows up to 3; "
+        f"{path} has store schema version 99, but this pmc only knows up to 4; "
         f"upgrade pmc (pip install -U policy-measure-classifier)"
     )
 
@@ -136,7 +136,7 @@ def test_a_first_version_store_migrates_to_search_keys_and_one_record_of_the_act
             conn.execute("INSERT INTO annotations (paragraph_id, annotator, answer, labels, created_at) "
                          "VALUES ('p1', 'ann', 'accept', '[]', 'now')")
     with S.open_store(path) as migrated:
-        assert migrated.schema_version == S.SCHEMA_VERSION == 3
+        assert migrated.schema_version == S.SCHEMA_VERSION == 4
         key = migrated._conn.execute("SELECT search_key FROM paragraphs").fetchone()[0]
         assert key == "border police 边检站"
         assert S.list_model_versions(migrated) == [{"version": "v1", "path": "x", "card": {}, "registered_at": "now"}]
