@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import store as db
-from .labels.gold import LabelledParagraph, default_gold_path, default_seeds_dir, load_labelled
+from .labels.gold import LabelledParagraph, default_gold_path, default_seeds_dir, default_unlabelled_path, load_labelled
 from .retraining import MIN_TRAINING_ROWS
 from .corpus import ingest_path
 from .training import train
@@ -28,13 +28,15 @@ def bootstrap(
     progress: Progress = None,
     gold: str | Path | Sequence[LabelledParagraph] | None = None,
     seeds_dir: str | Path | None = None,
+    unlabelled: str | Path | None = None,
     cv_repeats: int = 0,
     score: bool = True,
 ) -> dict[str, Any]:
     """Make a store and registry ready for the app; idempotent, and fast once done.
 
-    On an empty store: ingest every `seeds/*.txt` and import the gold file (`gold`: a path or
-    rows, default `labels/gold.jsonl`). When the registry has no active model: train one on the
+    On an empty store: ingest every `seeds/*.txt` and the real documents shipped without labels
+    (`unlabelled`, default `labels/unlabelled.jsonl`: what a new team labels first), and import
+    the gold file (`gold`: a path or rows, default `labels/gold.jsonl`). When the registry has no active model: train one on the
     store's gold rows (no cross-validation by default, so a first start is quick: retraining on the Model page reports CV) and activate it. Always: log the
     registry's versions in the store and score the paragraphs the active model has not scored.
     Returns what was done: `db`, `registry`, `seeded`, `documents`, `gold`, `trained`,
@@ -53,6 +55,10 @@ def bootstrap(
             tell(f"first start: ingesting {len(paths)} seed documents from {folder}")
             for path in paths:
                 ingest_path(ws, path)
+            pool = Path(unlabelled or default_unlabelled_path())
+            if pool.is_file():
+                found = ingest_path(ws, pool)
+                tell(f"ingested {found['paragraphs']} unlabelled paragraphs of {len(found['docs'])} real documents")
             rows = list(gold) if isinstance(gold, Sequence) and not isinstance(gold, str) else load_labelled(
                 gold or default_gold_path(), taxonomy=store.taxonomy
             )

@@ -1,6 +1,9 @@
 """The Label page: one paragraph at a time, five labels, keys for everything.
 
-Widgets and session state only; picking, saving and going back are `classifier.annotate.session`.
+The answer form (toggles, note, keys) runs in the browser (`ui.label_form`) and sends one
+submission per answer; this page holds who is labelling (in the URL, so a reload keeps it),
+the queue options and the item handed out. Picking, saving, refusing stale submissions and
+going back are `classifier.annotate.session`.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ from typing import Any
 import streamlit as st
 
 from classifier.annotate import session
-from classifier.annotate.highlight import highlight_html
 from classifier.annotate.review import describe_answer
-from classifier.errors import EmptyPoolError, PmcError
-from classifier.scoring.decision import is_on
+from classifier.errors import EmptyPoolError, PmcError, StaleAnswerError
+from classifier.store import current_claim
 from ui import common as c
+from ui import label_form
 
 STRATEGY_NAMES = {
     "active": "Active learning (most uncertain first)",
@@ -22,13 +25,15 @@ STRATEGY_NAMES = {
     "document": "Document order",
     "keyword": "Keyword search for one label",
 }
-SHORTCUTS = {"save": "Enter", "none": "0", "skip": "K", "flag": "F", "back": "B"}
+DEFAULT_OVERLAP = 0.2  # a fifth of the paragraphs get two independent answers (agreement)
+SHOWN = {"accept": "labels", "none": "none of these", "skip": "skipped", "flag": "flagged"}
 
 
 def _set_annotator() -> None:
     name = st.session_state.get("annotator_input", "").strip()
     if name:
         st.session_state.annotator = name
+        st.query_params["annotator"] = name  # a reload keeps who is labelling
         reset_item()
 
 
@@ -44,40 +49,31 @@ def _queue_options() -> dict[str, Any]:
         "strategy": strategy,
         "label": st.session_state.get("keyword_label") if strategy == "keyword" else None,
         "blind": bool(st.session_state.get("blind", False)),
-        "overlap": float(st.session_state.get("overlap", 0.0)),
+        "overlap": float(st.session_state.get("overlap", DEFAULT_OVERLAP)),
         "include_gold": bool(st.session_state.get("include_gold", False) or st.session_state.get("gold_fallback")),
+        "include_codebook": bool(st.session_state.get("include_codebook", False)),
     }
 
 
-def _checkbox_key(label: str) -> str:
-    return f"lab_{st.session_state.get('nonce', 0)}_{label}"
-
-
-def _show(item: session.LabelItem | None) -> None:
-    old = st.session_state.get("nonce", 0)
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"lab_{old}_")]:
-        del st.session_state[key]
-    st.session_state.nonce = old + 1
+def _show(item: session.LabelItem | None, message: dict[str, str] | None = None) -> None:
     st.session_state.item = item
-    if item is not None:
-        for label in c.labels():
-            st.session_state[_checkbox_key(label)] = label in item.prefill
-        st.session_state.note = (item.previous_answer or {}).get("note", "")
+    st.session_state.form_message = message
+    st.session_state.stale_tab = False
 
 
-def _fetch_next() -> None:
+def _fetch_next(message: dict[str, str] | None = None) -> None:
     options = _queue_options()
     c.model()  # the active model's score cache is filled before the queue reads it
     try:
-        _show(session.next_item(c.workspace(), c.annotator(), **options))
+        _show(session.next_item(c.workspace(), c.annotator(), **options), message)
         st.session_state.pool_empty = ""
     except EmptyPoolError as exc:
         if not options["include_gold"]:
-            # Every paragraph without gold is done (a fresh store holds only the gold-labelled seeds):
-            # go on with gold paragraphs, which measures agreement with gold, rather than stop.
+            # Nothing without gold is left: go on with gold-labelled real paragraphs (double
+            # annotation measures agreement with gold) rather than stop.
             st.session_state.gold_fallback = True
             st.session_state.flash = "No paragraphs without gold are left: now offering gold-labelled ones (double annotation)."
-            _fetch_next()
+            _fetch_next(message)
             return
         _show(None)
         st.session_state.pool_empty = str(exc)
@@ -87,21 +83,40 @@ def _fetch_next() -> None:
         st.session_state.flash_error = str(exc)
 
 
-def _answer(kind: str) -> None:
+def _on_submit() -> None:
+    """The form's one submission: saved only if it names the paragraph this page was given."""
+    event = label_form.last_event("submit")
+    if event is None:
+        return
+    st.session_state.ack = int(event.get("seq") or 0)
     item: session.LabelItem | None = st.session_state.get("item")
-    if item is None:
-        return
-    labels = [label for label in c.labels() if st.session_state.get(_checkbox_key(label))]
     try:
-        session.save_answer(c.workspace(), item, annotator=c.annotator(), labels=labels, answer=kind,
-                            note=st.session_state.get("note", ""))
-    except PmcError as exc:
-        st.session_state.flash_error = str(exc)
+        session.submit(c.workspace(), item, event, annotator=c.annotator())
+    except StaleAnswerError as exc:
+        st.session_state.form_message = {"kind": "error", "text": str(exc)}
+        st.session_state.stale_tab = item is not None and not _still_current(item)
         return
-    shown = {"accept": ", ".join(labels) or "none", "none": "none of these", "skip": "skipped", "flag": "flagged"}
-    st.session_state.flash = f"Saved ({shown[kind]}) — paragraph {item.paragraph_id}"
+    except PmcError as exc:
+        st.session_state.form_message = {"kind": "error", "text": str(exc)}
+        return
+    labels = event.get("labels") or []
+    kind = str(event.get("answer"))
+    shown = (", ".join(labels) or "none") if kind == "accept" else SHOWN.get(kind, kind)
     st.session_state.back_steps = 0
-    _fetch_next()
+    _fetch_next({"kind": "ok", "text": f"Saved ({shown}) — paragraph {event.get('paragraph_id')}"})
+
+
+def _on_back() -> None:
+    event = label_form.last_event("back")
+    if event is None:
+        return
+    st.session_state.ack = int(event.get("seq") or 0)
+    _back()
+
+
+def _still_current(item: session.LabelItem) -> bool:
+    claim = current_claim(c.workspace().store, c.annotator())
+    return claim is not None and claim.token == item.token
 
 
 def _back() -> None:
@@ -109,17 +124,13 @@ def _back() -> None:
     try:
         item = session.go_back(c.workspace(), c.annotator(), steps=steps, blind=_queue_options()["blind"])
     except PmcError as exc:
-        st.session_state.flash_error = str(exc)
+        st.session_state.form_message = {"kind": "error", "text": str(exc)}
         return
     if item is None:
-        st.session_state.flash = "Nothing earlier to go back to."
+        st.session_state.form_message = {"kind": "warn", "text": "Nothing earlier to go back to."}
         return
     st.session_state.back_steps = steps
-    _show(item)
-
-
-def _toggle(key: str) -> None:
-    st.session_state[key] = not st.session_state.get(key, False)
+    _show(item, {"kind": "ok", "text": "Reopened your earlier answer: saving adds a new answer, the old one stays."})
 
 
 def _sidebar() -> None:
@@ -127,6 +138,7 @@ def _sidebar() -> None:
         st.markdown(f"**Annotator:** {c.md(c.annotator())}")
         if st.button("Switch annotator", key="switch_annotator"):
             st.session_state.annotator = ""
+            st.query_params.pop("annotator", None)
             reset_item()
             st.rerun()
         st.selectbox("Queue order", list(STRATEGY_NAMES), format_func=STRATEGY_NAMES.get, key="strategy",
@@ -136,16 +148,21 @@ def _sidebar() -> None:
                          on_change=reset_item)
         st.toggle("Blind mode", key="blind", on_change=reset_item,
                   help="Hide the model's suggestion and the other annotators' answers (for unbiased agreement).")
+        st.session_state.setdefault("overlap", DEFAULT_OVERLAP)
         st.slider("Overlap", 0.0, 1.0, step=0.05, key="overlap", on_change=reset_item,
                   help="Share of paragraphs that two annotators label independently (for agreement). "
                        "0 = every paragraph goes to one annotator.")
         st.toggle("Include gold-labelled paragraphs", key="include_gold", on_change=reset_item,
                   help="Also offer paragraphs that already have a gold label (double annotation, to measure "
                        "agreement with gold). Gold paragraphs are offered anyway once nothing else is left.")
+        with st.expander("Admin"):
+            st.toggle("Offer codebook examples", key="include_codebook", on_change=reset_item,
+                      help="Codebook examples are training material written for the codebook, not real text; "
+                           "they are not offered for labelling unless you ask for them here.")
         summary = c.progress(c.annotator())
         st.divider()
         st.markdown("**Progress**")
-        st.progress(summary["share"], text=f"{summary['labelled']} of {summary['paragraphs']} paragraphs labelled")
+        st.progress(summary["share"], text=f"{summary['labelled']} of {summary['paragraphs']} real paragraphs labelled")
         st.caption(f"You answered {c.plural(summary.get('mine', 0), 'paragraph')}.")
         st.html("<br>".join(
             f"{c.chip(label) if label != 'none' else '<span class=pmc-chip>none</span>'} {count}"
@@ -153,14 +170,24 @@ def _sidebar() -> None:
 
 
 def _item_view(item: session.LabelItem) -> None:
-    info = c.label_info()
     labels = c.labels()
     st.html(f'<h4 class="pmc-title">{c.esc(item.title or item.doc or "untitled document")}</h4>')
     where = " · ".join(x for x in (item.position, c.md(item.section) if item.section else "",
                                    f"`{item.paragraph_id}`") if x)
     mode = "reopened to change your answer" if item.previous_answer else c.md(item.reason)
     st.caption(f"{where} — {mode}")
-    st.html(f'<div class="pmc-card" lang="{c.esc(item.lang)}">{highlight_html(item.text, item.spans, labels=labels)}</div>')
+    if st.session_state.get("stale_tab"):
+        st.warning("This tab is out of date: your current paragraph was opened in another tab or window. "
+                   "Nothing was saved from here.")
+        st.button("Continue in this tab", on_click=_fetch_next, key="continue_here", type="primary")
+    if item.others:
+        st.info("Other annotators: " + "; ".join(
+            f"{c.md(o['annotator'])}: {describe_answer(o['answer'], o['labels'])}" for o in item.others))
+    label_form.label_form(
+        label_form.form_data(item, labels=labels, info=c.label_info(), ack=st.session_state.get("ack", 0),
+                             message=st.session_state.get("form_message")),
+        on_submit=_on_submit, on_back=_on_back,
+    )
     if item.spans:
         legend = " ".join(c.chip(label) for label in labels if any(s[2] == label for s in item.spans))
         st.html(f'<div class="pmc-muted">Highlighted: model evidence for {legend}</div>')
@@ -171,46 +198,6 @@ def _item_view(item: session.LabelItem) -> None:
             st.markdown("**▶ this paragraph**")
             for text in item.after:
                 c.muted("↓ " + text)
-    if item.others:
-        st.info("Other annotators: " + "; ".join(
-            f"{c.md(o['annotator'])}: {describe_answer(o['answer'], o['labels'])}" for o in item.others))
-
-    st.markdown("**Which measures does this paragraph describe?**")
-    for number, label in enumerate(labels, start=1):
-        entry = info[label]
-        c_box, c_bar, c_help = st.columns([6, 3, 1], vertical_alignment="center")
-        name = f":{c.MD_COLOURS[number - 1]}-background[{entry['name_en']} · {entry['name_zh']}]" \
-            if number <= len(c.MD_COLOURS) else f"{entry['name_en']} · {entry['name_zh']}"
-        c_box.checkbox(f"**{number}** · {name}", key=_checkbox_key(label), help=entry["definition_en"])
-        p = item.scores.get(label)
-        if p is not None:
-            t = item.thresholds.get(label, 0.5)
-            on = is_on(p, t)
-            c_bar.html(
-                f'<div class="pmc-bar" title="model probability {p:.0%}, threshold {t:.0%}">'
-                f'<span style="width:{p * 100:.1f}%;background:{"#6366f1" if on else "#a5b4fc"}"></span>'
-                f'<i style="left:{t * 100:.1f}%"></i></div><div class="pmc-p">model {p:.0%}</div>'
-            )
-        with c_help.popover("?", help=f"Codebook: {entry['name_en']}"):
-            c.definition(entry)
-    with st.container(key="kbd_toggles"):
-        for number, label in enumerate(labels, start=1):
-            st.button(f"Toggle {label}", key=f"kbd_{number}", shortcut=str(number), on_click=_toggle,
-                      args=(_checkbox_key(label),))
-
-    st.text_input("Note (optional; shown to the reviewer)", key="note")
-    cols = st.columns([2, 2, 1.3, 2, 1.3])
-    cols[0].button("Save & next", type="primary", key="save", shortcut=SHORTCUTS["save"], on_click=_answer,
-                   args=("accept",), width="stretch")
-    cols[1].button("None of these", key="none", shortcut=SHORTCUTS["none"], on_click=_answer, args=("none",),
-                   width="stretch")
-    cols[2].button("Skip", key="skip", shortcut=SHORTCUTS["skip"], on_click=_answer, args=("skip",), width="stretch")
-    cols[3].button("Flag for review", key="flag", shortcut=SHORTCUTS["flag"], on_click=_answer, args=("flag",),
-                   width="stretch")
-    cols[4].button("Back", key="back", shortcut=SHORTCUTS["back"], on_click=_back, icon=":material/undo:",
-                   width="stretch")
-    st.caption("Keys: **1–5** tick or untick a label · **Enter** save & next · **0** none of these · "
-               "**K** skip · **F** flag · **B** back (keys are ignored while typing in the note)")
     if item.evidence and any(item.evidence.values()):
         with st.expander("Why the model suggests this"):
             for label in labels:
@@ -221,6 +208,8 @@ def _item_view(item: session.LabelItem) -> None:
 
 
 def page() -> None:
+    if not c.annotator() and st.query_params.get("annotator", "").strip():
+        st.session_state.annotator = st.query_params["annotator"].strip()  # identity survives a reload
     if not c.annotator():
         st.title("Label paragraphs")
         with st.form("who"):

@@ -109,32 +109,35 @@ def page() -> None:
     c.model()
     ws = c.workspace()
     queues = review.review_queues(ws)
-    names = {"disagreements": "Disagreements", "model_vs_gold": "Model vs gold", "flagged": "Flagged"}
+    names = {"disagreements": "Disagreements", "differs_from_gold": "Answer differs from gold",
+             "model_vs_gold": "Model vs gold", "flagged": "Flagged"}
     tabs = st.tabs([f"{names[q]} ({len(queues[q])})" for q in names] + ["All answers", "Agreement"])
     with tabs[0]:
         _queue_tab("disagreements", queues["disagreements"],
                    lambda i: f"[{i['status']}] differ on {', '.join(i['differing_labels'])} — {i['text'][:70]}",
                    lambda i: i["labels"])
     with tabs[1]:
-        seen: dict[str, dict[str, Any]] = {}
-        for item in queues["model_vs_gold"]:
-            seen.setdefault(item["paragraph_id"], item)
-        _queue_tab("model_vs_gold", list(seen.values()),
-                   lambda i: f"{i['label']}: model {i['p']:.0%}, gold {'has' if i['gold_has_label'] else 'lacks'} it"
+        _queue_tab("differs_from_gold", queues["differs_from_gold"],
+                   lambda i: f"{', '.join(i['answers'])} differ from gold on {', '.join(i['differing_labels'])}"
                              f" — {i['text'][:60]}",
                    lambda i: i["gold_labels"])
     with tabs[2]:
+        _queue_tab("model_vs_gold", queues["model_vs_gold"],
+                   lambda i: "; ".join(f"{x['label']}: model {x['p']:.0%}, gold {'has' if x['gold_has_label'] else 'lacks'} it"
+                                       for x in i["conflicts"]) + f" — {i['text'][:60]}",
+                   lambda i: i["gold_labels"])
+    with tabs[3]:
         _queue_tab("flagged", queues["flagged"],
                    lambda i: f"flagged by {', '.join(f['annotator'] for f in i['flags'])} — {i['text'][:70]}",
                    lambda i: i["labels"])
-    with tabs[3]:
+    with tabs[4]:
         rows = review.answers_table(ws)
         if rows:
             st.dataframe(pd.DataFrame(rows), width="stretch", hide_index=True,
                          column_config={"text": st.column_config.TextColumn(width="large")})
         else:
             st.info("No answers yet.")
-    with tabs[4]:
+    with tabs[5]:
         _agreement_view(c.agreement())
 
 

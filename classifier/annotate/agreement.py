@@ -36,6 +36,7 @@ __all__ = [
     "cohen_kappa",
     "krippendorff_alpha",
     "agreement_report",
+    "differs_from_gold",
     "disagreements",
     "flagged",
     "likely_label_errors",
@@ -198,18 +199,24 @@ def agreement_report(store: Store, *, labels: Sequence[str] | None = None) -> di
 
 
 def disagreements(store: Store) -> list[dict[str, Any]]:
-    """Paragraphs without gold whose annotators' latest accepted label sets differ.
+    """Paragraphs whose annotators' latest accepted label sets differ, until a reviewer decides.
 
-    Each item: `paragraph_id`, `text`, `answers` {annotator: labels}, `labels` (the majority),
-    `status` (`disputed` on a tie, else `labelled`, or `flagged`), `disputed_labels` and
-    `differing_labels` (chosen by some but not all). Disputed first, then oldest first.
+    A disagreement counts as soon as two annotators differ, on any paragraph — one with older
+    gold too (an imported label does not settle what two annotators dispute); a gold decision
+    made after the latest of those answers settles it. Each item: `paragraph_id`, `text`,
+    `answers` {annotator: labels}, `labels` (the majority), `status` (`disputed` on a tie, else
+    `labelled`, `gold` or `flagged`), `disputed_labels` and `differing_labels` (chosen by some
+    but not all). Disputed first, then oldest first.
     """
     latest = latest_answers(store)
-    gold = set(latest_gold(store, list(latest)))
+    gold = latest_gold(store, list(latest))
     items = []
     for pid, by in latest.items():
         accepted = {a: x.labels for a, x in sorted(by.items()) if x.answer == "accept"}
-        if pid in gold or len(accepted) < 2 or len(set(accepted.values())) == 1:
+        if len(accepted) < 2 or len(set(accepted.values())) == 1:
+            continue
+        last_answer = max(x.created_at for x in by.values())
+        if pid in gold and gold[pid].created_at > last_answer:
             continue
         chosen = Counter(label for labels in accepted.values() for label in labels)
         items.append((max(x.id for x in by.values()), pid, accepted, chosen))
@@ -231,6 +238,33 @@ def disagreements(store: Store) -> list[dict[str, Any]]:
         )
     out.sort(key=lambda item: item["status"] != "disputed")  # stable: oldest first within each
     return out
+
+
+def differs_from_gold(store: Store) -> list[dict[str, Any]]:
+    """Annotators' latest accepted answers that differ from the paragraph's gold label.
+
+    What "agreement with gold" counts, one item per paragraph: `paragraph_id`, `text`,
+    `gold_labels`, `answers` {annotator: labels} (only those that differ), `differing_labels`
+    (in the gold or an answer but not both), `gold_source`. Most recent answer first.
+    """
+    latest = latest_answers(store)
+    gold = latest_gold(store, list(latest))
+    items = []
+    for pid, decision in gold.items():
+        wanted = frozenset(decision.labels)
+        differ = {a: x for a, x in sorted(latest[pid].items()) if x.answer == "accept" and frozenset(x.labels) != wanted}
+        if differ:
+            split = set().union(*(wanted ^ frozenset(x.labels) for x in differ.values()))
+            items.append((max(x.id for x in differ.values()), pid, decision, differ, split))
+    texts = get_paragraphs(store, [pid for _, pid, *_ in items])
+    return [
+        {
+            "paragraph_id": pid, "text": texts[pid].text, "gold_labels": list(decision.labels),
+            "gold_source": decision.source, "answers": {a: list(x.labels) for a, x in differ.items()},
+            "differing_labels": [x for x in store.taxonomy.label_ids if x in split],
+        }
+        for _, pid, decision, differ, split in sorted(items, key=lambda item: -item[0])
+    ]
 
 
 def _differing(store: Store, chosen: Counter[str], n: int) -> list[str]:

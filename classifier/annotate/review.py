@@ -1,7 +1,7 @@
 """Review: what a reviewer does on the Review page, as plain functions.
 
-`review_queues()` gives the three queues (annotators disagree, the model confidently contradicts
-gold, flagged); `paragraph_review()` everything about one paragraph side by side (answers,
+`review_queues()` gives the queues (annotators disagree, an answer differs from gold, the model
+confidently contradicts gold, flagged); `paragraph_review()` everything about one paragraph side by side (answers,
 history, gold, derived label, model scores); `answers_table()` every answered paragraph with
 one column per annotator; `adjudicate()` records the final label with a note; `agreement()` the
 inter-annotator agreement report.
@@ -14,20 +14,26 @@ from typing import Any
 
 from .. import store as db
 from ..workspace import Workspace
-from .agreement import agreement_report, disagreements, flagged, likely_label_errors
+from .agreement import agreement_report, differs_from_gold, disagreements, flagged, likely_label_errors
 from .session import answer_dict
 
 __all__ = ["review_queues", "paragraph_review", "answers_table", "describe_answer", "adjudicate", "agreement"]
 
 
 def review_queues(ws: Workspace, *, margin: float = 0.4) -> dict[str, list[dict[str, Any]]]:
-    """The three review queues: `disagreements`, `model_vs_gold` (likely label errors), `flagged`."""
+    """The review queues, one item per paragraph: `disagreements` (annotators differ),
+    `differs_from_gold` (an answer against the gold label), `model_vs_gold` (the model confidently
+    contradicts gold; each item's `conflicts` lists every label in question, most confident
+    first) and `flagged`."""
     saved = ws.model
-    errors: list[dict[str, Any]] = []
+    errors: dict[str, dict[str, Any]] = {}
     if saved is not None:
         ids = [row.id for row in db.gold_rows(ws.store)]
-        errors = likely_label_errors(ws.store, ws.scores(ids, saved), thresholds=saved.thresholds(), margin=margin)
-    return {"disagreements": disagreements(ws.store), "model_vs_gold": errors, "flagged": flagged(ws.store)}
+        for item in likely_label_errors(ws.store, ws.scores(ids, saved), thresholds=saved.thresholds(), margin=margin):
+            entry = errors.setdefault(item["paragraph_id"], {**item, "conflicts": []})
+            entry["conflicts"].append({"label": item["label"], "p": item["p"], "gold_has_label": item["gold_has_label"]})
+    return {"disagreements": disagreements(ws.store), "differs_from_gold": differs_from_gold(ws.store),
+            "model_vs_gold": list(errors.values()), "flagged": flagged(ws.store)}
 
 
 def paragraph_review(ws: Workspace, paragraph_id: str) -> dict[str, Any]:

@@ -96,6 +96,11 @@ def default_seeds_dir() -> Path:
     return PROJECT_ROOT / "seeds"
 
 
+def default_unlabelled_path() -> Path:
+    """Real paraphrased documents shipped without labels: a new team's first day of work."""
+    return PROJECT_ROOT / "labels" / "unlabelled.jsonl"
+
+
 def parse_labelled_record(
     record: dict[str, Any], *, taxonomy: Taxonomy, where: str, require_meta: bool = True
 ) -> LabelledParagraph:

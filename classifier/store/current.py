@@ -52,12 +52,15 @@ def current_labels(
 def progress(store: Store) -> dict[str, Any]:
     """Counts for the progress bar and the stats page.
 
-    `labelled` counts paragraphs whose status is `labelled` or `gold`; `labels` counts those
-    paragraphs per current label (`none` for an empty set); `annotators` counts each
-    annotator's answers by kind and the distinct paragraphs they answered.
+    Codebook examples (training material, not real text: `codebook`) are left out of
+    `paragraphs`, `labelled` and `share`. `labelled` counts paragraphs whose status is
+    `labelled` or `gold`; `labels` counts those paragraphs per current label (`none` for an
+    empty set); `annotators` counts each annotator's answers by kind and the distinct
+    paragraphs they answered.
     """
     with _read(store) as conn:
-        total = conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
+        codebook = {r[0] for r in conn.execute("SELECT DISTINCT paragraph_id FROM gold WHERE source = 'codebook'")}
+        total = conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0] - len(codebook)
         documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         latest, gold = _latest_answers(conn, None), _latest_gold(conn, None)
         per_annotator = conn.execute(
@@ -69,7 +72,7 @@ def progress(store: Store) -> dict[str, Any]:
                 "SELECT annotator, COUNT(DISTINCT paragraph_id) FROM annotations GROUP BY annotator"
             ).fetchall()
         )
-    touched = set(latest) | set(gold)
+    touched = (set(latest) | set(gold)) - codebook
     by_status: Counter[str] = Counter()
     labels: Counter[str] = Counter()
     for pid in touched:
@@ -89,6 +92,7 @@ def progress(store: Store) -> dict[str, Any]:
     done = by_status["labelled"] + by_status["gold"]
     return {
         "paragraphs": total,
+        "codebook": len(codebook),
         "documents": documents,
         "labelled": done,
         "share": done / total if total else 0.0,

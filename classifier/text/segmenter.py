@@ -92,7 +92,9 @@ def segment(document: Document, *, max_units: int = MAX_PASSAGE_UNITS) -> list[P
         blocks = blocks[1:]
     elif not title and len(blocks) > 1 and _is_plain(blocks[0]) and _looks_like_headline(blocks[0].text):
         title = blocks[0].text
-        if not _ENDS_A_SENTENCE.search(title):  # a headline that is a whole sentence is also text to label
+        # A headline that is a whole sentence, or an English line longer than a headline runs
+        # (an opening sentence that lost its full stop), is also text to label.
+        if not _ENDS_A_SENTENCE.search(title) and not _too_long_for_a_headline(title):
             blocks = blocks[1:]
     paragraphs: list[Paragraph] = []
     section = ""
@@ -275,6 +277,14 @@ def _looks_like_headline(text: str) -> bool:
     if len(text) > limit or text.endswith("。"):
         return False
     return len(split_sentences(text)) == 1 and not re.search(r"[。！？；;]\s*\S", text)
+
+
+_HEADLINE_MAX_WORDS = 16
+
+
+def _too_long_for_a_headline(text: str) -> bool:
+    """English headlines run to about a dozen words; a longer first line is a sentence."""
+    return not _HAN.search(text) and len(text.split()) > _HEADLINE_MAX_WORDS
 
 
 def _same_text(a: str, b: str) -> bool:

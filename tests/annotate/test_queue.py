@@ -310,3 +310,27 @@ def test_concurrent_sessions_never_get_the_same_paragraph(tmp_path):
     assert sorted(pid for _, pid in handed) == sorted(ids)
     with S.open_store(path) as check:
         assert all(len(S.annotations_for(check, pid)) == 1 for pid in ids)
+
+
+def test_codebook_examples_are_offered_only_when_asked_for(store):
+    real, example = _add(store, TEXTS[:2])
+    S.set_gold(store, example, labels=["port_inspection"], reviewer="codebook", source="codebook")
+    S.set_gold(store, real, labels=[], reviewer="lead")
+    assert next_paragraph(store, annotator="a1", strategy="document", include_gold=True).paragraph_id == real
+    with pytest.raises(EmptyPoolError):  # `real` is a1's now, and the codebook example is not offered
+        next_paragraph(store, annotator="a2", strategy="document", include_gold=True)
+    assert next_paragraph(store, annotator="admin", strategy="document", include_gold=True,
+                          include_codebook=True).paragraph_id == example
+    summary = S.progress(store)
+    assert (summary["paragraphs"], summary["codebook"], summary["labelled"], summary["share"]) == (1, 1, 1, 1.0)
+
+
+def test_paragraphs_needing_a_second_answer_come_first(store):
+    ids = _add(store, TEXTS)
+    share = {pid: _hash_keys(pid)[0] for pid in ids}
+    doubled = max(ids, key=share.get)  # with overlap 1.0 every paragraph may get two answers
+    S.record_answer(store, doubled, annotator="first", answer="accept", labels=["enforcement"])
+    item = next_paragraph(store, annotator="second", strategy="active", overlap=1.0, random_share=0.0)
+    assert (item.paragraph_id, item.reason) == (doubled, "needs a second, independent answer")
+    # Without overlap nobody needs a second answer, and the keyword strategy keeps its own order.
+    assert next_paragraph(store, annotator="third", strategy="document").paragraph_id != doubled

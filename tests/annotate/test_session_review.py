@@ -11,7 +11,7 @@ from classifier.annotate import codebook as codebook_view
 from classifier.annotate import highlight, review, session
 from classifier.errors import EmptyPoolError, LabelDataError, StaleAnswerError
 from classifier.scoring.registry import active_version
-from classifier.store import annotations_for, latest_gold, open_store, record_answer
+from classifier.store import annotations_for, gold_rows, latest_gold, open_store, record_answer
 from classifier.text.reader import read_document
 from classifier.text.segmenter import segment
 from classifier.workspace import Workspace
@@ -144,7 +144,7 @@ def test_keyword_strategy_finds_a_labels_terms(store, registry: Path) -> None:
 
 
 def test_exhausted_pool_raises(tmp_path: Path) -> None:
-    db, registry, _ = make_workspace(tmp_path, seeds_dir=tmp_path / "no-seeds")
+    db, registry, _ = make_workspace(tmp_path, seeds_dir=tmp_path / "no-seeds", unlabelled=tmp_path / "none.jsonl")
     with open_store(db) as store, pytest.raises(EmptyPoolError, match="no paragraph left for annotator 'x'"):
         session.next_item(Workspace.of(store, registry), "x")  # every paragraph is gold
 
@@ -251,3 +251,27 @@ def test_data_version_changes_with_answers(store, registry: Path) -> None:
     assert Workspace.of(store, registry).data_version() != before
 
 
+
+
+def test_a_disagreement_on_a_gold_paragraph_counts_until_a_reviewer_decides(store, registry: Path) -> None:
+    ws = Workspace.of(store, registry)
+    pid = next(row.id for row in gold_rows(store) if row.source != "codebook")
+    gold = list(latest_gold(store, [pid])[pid].labels)
+    other = [x for x in LABELS if x not in gold][:1]
+    record_answer(store, pid, annotator="g-a", answer="accept", labels=gold)
+    record_answer(store, pid, annotator="g-b", answer="accept", labels=gold + other)
+    queues = review.review_queues(ws)
+    assert pid in {i["paragraph_id"] for i in queues["disagreements"]}
+    differs = {i["paragraph_id"]: i for i in queues["differs_from_gold"]}
+    assert differs[pid]["answers"] == {"g-b": sorted(gold + other, key=LABELS.index)}
+    assert differs[pid]["differing_labels"] == other
+    review.adjudicate(ws, pid, gold, reviewer="lead", note="the second label is not described")
+    queues = review.review_queues(ws)
+    assert pid not in {i["paragraph_id"] for i in queues["disagreements"]}
+    assert pid in {i["paragraph_id"] for i in queues["differs_from_gold"]}  # still what agreement-with-gold counts
+
+
+def test_model_vs_gold_has_one_item_per_paragraph(store, registry: Path) -> None:
+    items = review.review_queues(Workspace.of(store, registry))["model_vs_gold"]
+    assert len(items) == len({i["paragraph_id"] for i in items})
+    assert all(i["conflicts"] and i["conflicts"][0]["label"] == i["label"] for i in items)

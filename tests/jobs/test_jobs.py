@@ -15,7 +15,7 @@ from classifier import corpus, retraining
 from classifier.annotate import session
 from classifier.bootstrap import bootstrap
 from classifier.errors import InputError, ModelError
-from classifier.labels.gold import load_labelled
+from classifier.labels.gold import default_unlabelled_path, load_labelled
 from classifier.scoring.registry import active_version, list_models
 from classifier.store import list_model_versions, open_store, read_scores
 from classifier.workspace import Workspace
@@ -33,8 +33,10 @@ def test_bootstrap_seeds_imports_trains_and_scores(ready: tuple[Path, Path, dict
     assert report["trained"] == report["active"] == active_version(registry=registry)
     with open_store(db) as store:
         total = len(corpus.documents(Workspace.of(store, registry), include_codebook=True))
-        assert total == 5 + len([r for r in small_gold() if r.source == "codebook"])
-        assert report["scored"] == session.progress_summary(Workspace.of(store, registry))["paragraphs"]
+        shipped = {json.loads(line)["doc"] for line in default_unlabelled_path().open(encoding="utf-8")}
+        assert total == 5 + len(shipped) + len([r for r in small_gold() if r.source == "codebook"])
+        summary = session.progress_summary(Workspace.of(store, registry))
+        assert report["scored"] == summary["paragraphs"] + summary["codebook"]  # every paragraph is scored
 
 
 def test_bootstrap_again_is_fast_and_does_not_retrain(ready: tuple[Path, Path, dict]) -> None:
@@ -54,7 +56,8 @@ def test_store_logs_the_registry_versions_and_the_registry_says_which_is_active(
 def test_every_paragraph_is_scored_for_the_active_model(store, registry: Path) -> None:
     version = active_version(registry=registry)
     scores = read_scores(store, version)
-    assert len(scores) == session.progress_summary(Workspace.of(store, registry))["paragraphs"]
+    summary = session.progress_summary(Workspace.of(store, registry))
+    assert len(scores) == summary["paragraphs"] + summary["codebook"]
     assert all(set(s) == set(LABELS) for s in scores.values())
     assert Workspace.of(store, registry).score_store() == 0  # nothing left to score
 
@@ -87,7 +90,8 @@ def test_retrain_compare_promote_rollback_discard(tmp_path: Path) -> None:
 
         promoted = retraining.promote(Workspace.of(store, registry), candidate)
         assert promoted == {"active": candidate, "previous": first, "scored": promoted["scored"]}
-        assert promoted["scored"] == session.progress_summary(Workspace.of(store, registry))["paragraphs"]
+        summary = session.progress_summary(Workspace.of(store, registry))
+        assert promoted["scored"] == summary["paragraphs"] + summary["codebook"]
         assert candidate == active_version(registry=registry)
 
         with pytest.raises(ModelError, match="is the active model; promote or roll back to another version first"):

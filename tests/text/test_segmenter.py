@@ -208,3 +208,10 @@ def test_a_first_line_that_is_a_sentence_is_the_title_and_still_a_paragraph() ->
     assert paragraphs[1].title == "Border police arrested 3 smugglers on Monday."
     headline = segment(Document("d", "Annual Report 2024\n\nThey were handed to prosecutors."))
     assert [(p.text, p.title) for p in headline] == [("They were handed to prosecutors.", "Annual Report 2024")]
+
+
+def test_a_long_english_first_line_without_a_full_stop_stays_text_to_label() -> None:
+    first = ("Police in Yunnan arrested twelve people who had organised illegal border crossings "
+             "for migrants from three provinces over the spring months")
+    paragraphs = segment(Document("d", first + "\n\nThey were handed to prosecutors."))
+    assert [(p.text, p.title) for p in paragraphs] == [(first, first), ("They were handed to prosecutors.", first)]
