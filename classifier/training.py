@@ -24,6 +24,7 @@ from .model.evaluation import (
 )
 from .errors import ModelError
 from .paths import PROJECT_ROOT
+from .progress import Step
 from .scoring.registry import save_model
 
 __all__ = ["SHIPPED_PARAMS", "make_model", "baseline_factories", "TrainResult", "train", "data_fingerprint"]
@@ -140,10 +141,10 @@ def train(
         say(f"cross-validating ({cv_folds} grouped folds x {cv_repeats} repeats, model and 2 baselines)")
         cv = cross_validate(
             rows, {"model": lambda: make_model(taxonomy), **baseline_factories(taxonomy)}, labels,
-            n_splits=cv_folds, repeats=cv_repeats, evaluate=real_rows_to_score(rows, cv_folds),
+            n_splits=cv_folds, repeats=cv_repeats, evaluate=real_rows_to_score(rows, cv_folds), progress=progress,
         )
         cv["scored"] = "real" if real_rows_to_score(rows, cv_folds) else "all"
-    say(f"fitting on all {len(rows)} labelled paragraphs")
+    say(Step(f"fitting on all {len(rows)} labelled paragraphs (with out-of-fold calibration and thresholds)", "fit"))
     model = fit_model(make_model(taxonomy), rows, labels, cv_components(rows))
 
     Y = label_matrix(rows, labels)
@@ -172,6 +173,6 @@ def train(
         card["heldout"] = {"name": heldout_name, **evaluate_rows(model, heldout, labels)}
     path = None
     if save:
-        say("saving the model version")
+        say(Step("saving the model version", "save"))
         path = save_model(model, card, registry=registry, activate=activate)
     return TrainResult(model=model, card=card, path=path)

@@ -18,14 +18,14 @@ PACKAGE = ROOT / "classifier"
 
 # Floor of every top-level part of the package (a subpackage or a module).
 FLOORS = {
-    "errors": 0, "paths": 0,
+    "errors": 0, "paths": 0, "progress": 0,
     "text": 1,
     "labels": 2,
     "scoring": 3, "store": 3,
     "model": 4, "workspace": 4,
     "annotate": 5,
     "training": 6, "classify": 6,
-    "retraining": 7, "corpus": 7, "report": 7, "exchange": 7, "bootstrap": 8,
+    "retraining": 7, "corpus": 7, "report": 7, "exchange": 7, "bootstrap": 8, "background": 8,
     "cli": 9,
 }
 

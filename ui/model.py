@@ -1,6 +1,8 @@
 """The Model page: retrain on the current gold, compare with the active model, promote or roll back.
 
-Widgets only; training and version actions are `classifier.retraining`.
+Widgets only; the retrain runs as a background job (`classifier.background`: it survives
+leaving the page and reloads, reports its stages, can be cancelled); version actions are
+`classifier.retraining`.
 """
 
 from __future__ import annotations
@@ -11,34 +13,48 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from classifier import retraining
+from classifier import background, retraining
 from classifier.errors import PmcError
 from ui import common as c
 from ui.label import reset_item
 
-_STAGES = (("cross-validating", 0.1), ("fitting", 0.6), ("scoring", 0.8), ("saving", 0.95))
+def _start(repeats: int) -> None:
+    try:
+        background.start_retrain(c.db_path(), registry=c.registry_path(), cv_repeats=repeats)
+    except PmcError as exc:
+        st.session_state.flash_error = str(exc)
 
 
-def _retrain(repeats: int) -> None:
-    with st.status("Training a candidate model on the current gold…", expanded=True) as status:
-        bar = st.progress(0.02, text="starting")
+def _cancel() -> None:
+    job = background.current_job(c.db_path())
+    if job is not None:
+        job.cancel()
 
-        def progress(message: str) -> None:
-            fraction = next((f for stage, f in _STAGES if message.startswith(stage)), None)
-            status.write(message)
-            if fraction is not None:
-                bar.progress(fraction if repeats or not message.startswith("fitting") else 0.3, text=message)
 
-        try:
-            card = retraining.retrain(c.workspace(), progress=progress, cv_repeats=repeats)
-        except PmcError as exc:
-            status.update(label="Training failed", state="error")
-            st.error(c.md(str(exc)))
-            return
-        bar.progress(1.0, text="done")
-        status.update(label=f"Candidate {card['version']} trained on {card['training_data']['size']} paragraphs",
-                      state="complete", expanded=False)
-    st.session_state.candidate = card["version"]
+@st.fragment(run_every=1.0)
+def _job_view() -> None:
+    """The store's retrain, wherever it was started: it runs in the background, so leaving this
+    page or reloading does not stop it."""
+    job = background.current_job(c.db_path())
+    if job is None:
+        return
+    if job.running:
+        st.progress(min(max(job.fraction, 0.02), 1.0), text=f"Retraining: {job.stage}")
+        st.button("Cancel retraining", key="cancel_retrain", on_click=_cancel)
+        return
+    seen = st.session_state.get("job_seen")
+    if seen == job.started_at:
+        return
+    st.session_state.job_seen = job.started_at
+    if job.state == "done" and job.result:
+        st.session_state.candidate = job.result["version"]
+        st.session_state.flash = (f"Candidate {job.result['version']} trained on "
+                                  f"{job.result['training_data']['size']} paragraphs: compare it below.")
+    elif job.state == "cancelled":
+        st.session_state.flash = "Retraining cancelled; no version was saved."
+    else:
+        st.session_state.flash_error = f"Retraining failed: {job.error}"
+    st.rerun()  # the whole page shows the new version
 
 
 def _action(action: str, version: str) -> None:
@@ -94,8 +110,10 @@ def page() -> None:
                                       "the comparison then has no numbers.")
     left.caption("Trains on the current gold and the undisputed annotator labels, saves a new version and "
                  "does NOT activate it: compare it below, then promote or discard it.")
-    if left.button("Retrain on current gold", type="primary", key="retrain"):
-        _retrain(int(repeats))
+    job = background.current_job(c.db_path())
+    left.button("Retrain on current gold", type="primary", key="retrain", on_click=_start, args=(int(repeats),),
+                disabled=job is not None and job.running)
+    _job_view()
 
     versions = retraining.history(ws)
     active = next((v for v in versions if v["active"]), None)

@@ -28,6 +28,7 @@ from ..text.normalize import fold
 from ..labels.gold import LabelledParagraph
 from ..labels.leaks import story_groups
 from ..labels.splits import grouped_kfold, split_components
+from ..progress import Step
 
 __all__ = [
     "MultiLabelModel",
@@ -203,8 +204,11 @@ def cross_validate(
     repeats: int = 3,
     seed: int = 0,
     evaluate: Callable[[LabelledParagraph], bool] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Grouped, repeated CV of several models on the same folds; mean ± sd per metric.
+
+    `progress` hears a `Step` (stage `cv`) before each fold.
 
     Folds keep every document, duplicate group and story (`cv_components`) on one side. With
     `evaluate`, only the rows it accepts are folded and scored (e.g. real text); the others
@@ -224,7 +228,11 @@ def cross_validate(
         for train, test in folds:
             assert not set(components[i] for i in train) & set(components[i] for i in test)
         predictions = {name: np.zeros_like(Y) for name in models}
-        for train, test in folds:
+        for k, (train, test) in enumerate(folds, start=1):
+            if progress is not None:
+                done = repeat * len(folds) + k - 1
+                progress(Step(f"cross-validation: repeat {repeat + 1} of {repeats}, fold {k} of {len(folds)}",
+                              "cv", done, repeats * len(folds)))
             train_rows = [rows[i] for i in train]
             test_texts = [rows[i].text for i in test]
             train_groups = [components[i] for i in train]

@@ -6,6 +6,7 @@ and are bootstrapped once per module with a small gold subset, so the app starts
 
 from __future__ import annotations
 
+import json
 import re
 
 from collections.abc import Iterator
@@ -14,12 +15,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from classifier import background
 from classifier.annotate import session
 from classifier.bootstrap import bootstrap
 from classifier.workspace import Workspace
 from classifier.labels.gold import load_labelled
 from classifier.scoring.registry import active_version, list_models
-from classifier.store import annotations_for, latest_gold, list_model_versions, open_store
+from classifier.store import current_claim, latest_gold, list_model_versions, open_store, record_answer
+from conftest import LABELS
 
 pytestmark = pytest.mark.slow  # Streamlit AppTest: a second or more per test
 
@@ -74,48 +77,65 @@ def sign_in(at: AppTest, name: str) -> AppTest:
     return at.run()
 
 
-def test_label_a_paragraph_and_see_the_answer_in_the_store(env: Path) -> None:
+def form(at: AppTest) -> dict:
+    """What the Label page gave its answer form (the browser component) to show."""
+    (element,) = at.get("bidi_component")
+    return json.loads(element.proto.json)
+
+
+def test_the_label_form_shows_the_claimed_paragraph_with_its_token(env: Path) -> None:
     at = sign_in(start(), "tester")
     assert not at.exception
     item = at.session_state["item"]
+    data = form(at)
+    assert (data["paragraph_id"], data["token"]) == (item.paragraph_id, item.token) and item.token
+    with open_store(env / "pmc.sqlite") as store:
+        claim = current_claim(store, "tester")
+    assert (claim.paragraph_id, claim.token) == (item.paragraph_id, item.token)  # what a submission must name
+    assert [x["id"] for x in data["labels"]] == list(LABELS) and [x["key"] for x in data["labels"]] == ["1", "2", "3", "4", "5"]
+    assert data["prefill"] == list(item.suggested)
+    assert all(x["p"] == pytest.approx(item.scores[x["id"]]) for x in data["labels"])
     assert any('<h4 class="pmc-title">' in h.value for h in at.html)  # the title is escaped text, never Markdown
-    boxes = {box.key: box for box in at.checkbox}
-    assert len(boxes) == 5
-    for key, box in boxes.items():
-        assert box.value == any(key.endswith(f"_{label}") for label in item.suggested)  # pre-ticked
-        box.uncheck()
-    next(box for key, box in boxes.items() if key.endswith("_border_patrol")).check()
-    at.button(key="save").click().run()
+    assert at.query_params["annotator"] == "tester"  # in the URL, so a reload keeps it
+
+
+def test_a_reload_keeps_the_annotator(env: Path) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["annotator"] = "reloaded"
+    at.run()
     assert not at.exception
-    with open_store(env / "pmc.sqlite") as store:
-        answer = annotations_for(store, item.paragraph_id)[-1]
-    assert (answer.annotator, answer.answer, answer.labels) == ("tester", "accept", ("border_patrol",))
-    assert answer.model_version == active_version(registry=env / "models")
-    assert at.session_state["item"].paragraph_id != item.paragraph_id
+    assert at.session_state["annotator"] == "reloaded"
+    assert form(at)["paragraph_id"] == at.session_state["item"].paragraph_id
 
 
-def test_number_key_buttons_toggle_labels_and_back_reopens_the_answer(env: Path) -> None:
-    at = sign_in(start(), "keys")
-    first = at.session_state["item"]
-    key = next(box.key for box in at.checkbox if box.key.endswith("_enforcement"))
-    before = at.checkbox(key=key).value
-    at.button(key="kbd_1").click().run()  # the hidden button behind the "1" shortcut
-    assert at.checkbox(key=key).value is (not before)
-    at.button(key="none").click().run()
+def test_day_one_offers_real_unlabelled_text_not_codebook_examples(env: Path) -> None:
+    at = sign_in(start(), "day-one")
+    item = at.session_state["item"]
     with open_store(env / "pmc.sqlite") as store:
-        assert annotations_for(store, first.paragraph_id)[-1].labels == ()
-    at.button(key="back").click().run()
-    assert at.session_state["item"].paragraph_id == first.paragraph_id
-    assert at.session_state["item"].previous_answer["labels"] == []
-    assert not any(box.value for box in at.checkbox)
-    assert "reopened to change your answer" in at.caption[0].value
+        assert item.paragraph_id not in latest_gold(store, [item.paragraph_id])  # real text that needs labels
+    assert not item.doc.startswith("codebook/") and not item.title.startswith("codebook")
+    assert "real paragraphs labelled" in " ".join(p.text for p in at.sidebar.get("progress"))
+
+
+def test_blind_mode_shows_no_scores_and_no_codebook_names(env: Path) -> None:
+    at = sign_in(start(), "blind")
+    at.toggle(key="blind").set_value(True).run()
+    at.toggle(key="include_gold").set_value(True).run()
+    at.toggle(key="include_codebook").set_value(True).run()
+    assert not at.exception
+    data = form(at)
+    assert all(x["p"] is None for x in data["labels"]) and data["prefill"] == []
+    item = at.session_state["item"]
+    page = " ".join([*(h.value for h in at.html), *(c.value for c in at.caption), *(m.value for m in at.markdown)])
+    assert "codebook/" not in page and item.doc == "" or not item.doc.startswith("codebook/")
 
 
 def test_review_adjudicates_a_disagreement(env: Path) -> None:
     with open_store(env / "pmc.sqlite") as store:
         item = session.next_item(Workspace.of(store, env / "models"), "r1", strategy="document")
         session.save_answer(Workspace.of(store, env / "models"), item, annotator="r1", labels=["enforcement"])
-        session.save_answer(Workspace.of(store, env / "models"), item, annotator="r2", labels=["enforcement", "international_cooperation"])
+        record_answer(store, item.paragraph_id, annotator="r2", answer="accept",
+                      labels=["enforcement", "international_cooperation"])
     pid = item.paragraph_id
     at = start()
     at.session_state["annotator"] = "lead"
@@ -134,16 +154,22 @@ def test_review_adjudicates_a_disagreement(env: Path) -> None:
     assert any(f"Gold set for {pid}" in s.value for s in at.success)
 
 
-def test_retrain_creates_a_candidate_version_and_promote_activates_it(env: Path) -> None:
+def test_retrain_runs_in_the_background_survives_navigation_and_promote_activates_it(env: Path) -> None:
     registry = env / "models"
     before = {c["version"] for c in list_models(registry=registry)}
     at = start("Model")
-    at.number_input(key="cv_repeats").set_value(0)
+    at.number_input(key="cv_repeats").set_value(1)
     at.button(key="retrain").click().run(timeout=TIMEOUT)
     assert not at.exception, [e.value for e in at.exception]
+    job = background.current_job(env / "pmc.sqlite")
+    assert job is not None and job.cv_repeats == 1
+    at.switch_page("ui/label.py").run()  # leaving the page does not stop the job
+    assert job.wait(TIMEOUT).state == "done", job.error
+    assert any(line.startswith("cross-validation: repeat 1 of 1, fold 5 of 5") for line in job.log)
     after = {c["version"] for c in list_models(registry=registry)}
     (candidate,) = after - before
     assert active_version(registry=registry) in before  # a candidate is never activated by training
+    at.switch_page("ui/model.py").run()
     assert at.selectbox(key="compare_version").value == candidate  # shown for comparison right away
     with open_store(env / "pmc.sqlite") as store:
         assert candidate in {m["version"] for m in list_model_versions(store)}
@@ -188,7 +214,7 @@ def test_codebook_shows_both_languages_with_gold_examples(env: Path) -> None:
     assert sum("Gold examples" in m.value for m in at.markdown) == 6  # five labels and "none"
 
 
-def test_a_fresh_store_whose_seeds_are_all_gold_still_opens_on_a_suggestion(
+def test_a_fresh_clone_opens_on_real_unlabelled_text_with_a_suggestion(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bootstrap(tmp_path / "pmc.sqlite", registry=tmp_path / "models", cv_repeats=0)  # the full gold file
@@ -198,7 +224,10 @@ def test_a_fresh_store_whose_seeds_are_all_gold_still_opens_on_a_suggestion(
     at = sign_in(start(), "first-day")
     assert not at.exception, [e.value for e in at.exception]
     item = at.session_state["item"]
-    assert item is not None
-    assert set(item.scores) == {"enforcement", "port_inspection", "border_patrol", "source_governance",
-                                "international_cooperation"}
-    assert at.session_state["gold_fallback"] is True
+    assert item.doc.startswith("pool/")  # the real documents shipped without labels
+    with open_store(tmp_path / "pmc.sqlite") as store:
+        assert item.paragraph_id not in latest_gold(store, [item.paragraph_id])
+        assert store.taxonomy.label_ids == tuple(item.scores)
+    assert "gold_fallback" not in at.session_state
+    progress = at.sidebar.get("progress")[0]
+    assert "real paragraphs labelled" in progress.text and progress.value < 100
