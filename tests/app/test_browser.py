@@ -7,7 +7,9 @@ saved (to docs/screenshots/ when PMC_SCREENSHOTS=docs/screenshots). The server l
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import re
 import socket
 import subprocess
@@ -112,47 +114,55 @@ def browser(server: tuple[str, Path]):
             chromium.close()
 
 
-def _open(browser, url: str, name: str):
-    context = browser.new_context(viewport=VIEWPORT)
+def _open(browser, url: str, name: str, *, context=None):
+    """A tab signed in as `name` (a new browser context unless one is given)."""
+    context = context or browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
-    page.goto(f"{url}/?page=label")
-    page.get_by_role("textbox", name="Your name").fill(name)
-    page.get_by_role("button", name="Start labelling").click()
-    page.get_by_text("Which measures does this paragraph describe?").first.wait_for()
+    page.goto(f"{url}/?annotator={name}")
+    _form(page).wait_for()
     return context, page
 
 
+def _form(page):
+    return page.locator(".pmc-form")
+
+
+def _token(page) -> str:
+    return _form(page).get_attribute("data-token")
+
+
 def _shown_id(page) -> str:
-    return page.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"] code').first.inner_text()
+    return _form(page).get_attribute("data-paragraph")
 
 
-def _ticks(page) -> list[bool]:
-    boxes = page.locator('[data-testid="stMain"] [data-testid="stCheckbox"] input')
-    assert boxes.count() == 5
-    return [boxes.nth(i).is_checked() for i in range(5)]
+def _pressed(page) -> set[str]:
+    return {b.get_attribute("data-label") for b in page.locator('button.pmc-label[aria-pressed="true"]').all()}
 
 
-def _wait_ticks(page, expected: list[bool]) -> None:
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while _ticks(page) != expected:
-        if time.monotonic() > deadline:
-            pytest.fail(f"checkboxes are {_ticks(page)}, expected {expected}")
-        time.sleep(0.1)
+def _wait_new(page, old_token: str) -> str:
+    """Wait until the form shows another rendering than `old_token`; its paragraph id."""
+    page.locator(f".pmc-form:not([data-token='{old_token}'])").wait_for()
+    return _shown_id(page)
 
 
-def _wait_new_paragraph(page, old: str) -> str:
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while True:
-        try:
-            shown = _shown_id(page)
-        except Exception:  # the element is being re-rendered
-            shown = old
-        if shown != old:
-            return shown
-        if time.monotonic() > deadline:
-            pytest.fail(f"still showing paragraph {old} after saving")
-        time.sleep(0.1)
+def _status(page) -> str:
+    return page.locator(".pmc-status").inner_text()
+
+
+def _export(db: Path) -> list[dict]:
+    """Every answer ever recorded, as `pmc answers export` gives it."""
+    done = subprocess.run([sys.executable, "-m", "classifier.cli", "answers", "export", "--db", str(db)],
+                          capture_output=True, text=True, check=True, cwd=ROOT)
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def _answers_of(db: Path, name: str) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for row in _export(db):
+        if row["annotator"] == name:
+            out.setdefault(row["paragraph_id"], []).append(row)
+    return out
 
 
 def _idle(page) -> None:
@@ -168,36 +178,184 @@ def _go(page, name: str) -> None:
     _idle(page)
 
 
+def _set_overlap(page, value_key: str = "End") -> None:
+    token = _token(page)
+    page.get_by_role("slider").first.press(value_key)
+    _wait_new(page, token)
+
+
+def test_two_annotators_who_disagree_raise_the_disagreement_count(server, browser) -> None:
+    # First in this module: no paragraph has an answer yet, so the one agree-a answers is the
+    # oldest that needs a second answer.
+    url, _ = server
+    first_ctx, first = _open(browser, url, "agree-a")
+    second_ctx, second = _open(browser, url, "agree-b")
+    try:
+        _go(first, "Review")
+        count = int(re.search(r"Disagreements \((\d+)\)", first.get_by_role("tab").first.inner_text()).group(1))
+        first.goto(f"{url}/?annotator=agree-a")
+        _form(first).wait_for()
+        _set_overlap(first)  # overlap 1.0: every paragraph gets two independent answers
+        token, pid = _token(first), _shown_id(first)
+        for key in "1":
+            first.keyboard.press(key)
+        labels_a = _pressed(first)
+        first.keyboard.press("Enter")
+        _wait_new(first, token)
+        _set_overlap(second)  # a new queue: paragraphs that need a second answer come first
+        assert _shown_id(second) == pid
+        assert "needs a second, independent answer" in second.locator('[data-testid="stMain"]').inner_text()
+        differ = "5" if "international_cooperation" not in labels_a else "4"
+        chosen = _pressed(second) ^ {LABELS[int(differ) - 1]}
+        if chosen == labels_a:
+            second.keyboard.press("2")
+        second.keyboard.press(differ)
+        token = _token(second)
+        second.keyboard.press("Enter")
+        _wait_new(second, token)
+        _go(first, "Review")
+        first.get_by_role("tab", name=f"Disagreements ({count + 1})").first.wait_for()
+    finally:
+        first_ctx.close()
+        second_ctx.close()
+
+
+def test_fast_keys_over_twenty_paragraphs_save_exactly_what_was_typed(server: tuple[str, Path], browser) -> None:
+    url, folder = server
+    rng = random.Random(9)
+    context, page = _open(browser, url, "fast-keys")
+    try:
+        expected: dict[str, set[str]] = {}
+        for _ in range(20):
+            token, pid = _token(page), _shown_id(page)
+            chosen = set(_pressed(page))  # the model's pre-ticks
+            for key in rng.sample("12345", rng.randint(1, 4)):
+                page.keyboard.press(key)
+                chosen ^= {LABELS[int(key) - 1]}
+                time.sleep(rng.uniform(0, 0.05))  # 0-50 ms between keys: no round trip, nothing lost
+            expected[pid] = chosen
+            page.keyboard.press("Enter")
+            _wait_new(page, token)
+        stored = _answers_of(folder / "pmc.sqlite", "fast-keys")
+        assert {pid: set(rows[-1]["labels"]) for pid, rows in stored.items()} == expected
+        assert all(len(rows) == 1 for rows in stored.values())
+    finally:
+        context.close()
+
+
+def test_a_double_enter_saves_one_answer_and_says_the_second_key_was_dropped(server, browser) -> None:
+    url, folder = server
+    context, page = _open(browser, url, "double-enter")
+    try:
+        token, first = _token(page), _shown_id(page)
+        page.keyboard.press("Enter")
+        page.keyboard.press("Enter")  # arrives while the next paragraph loads
+        second = _wait_new(page, token)
+        assert int(_form(page).get_attribute("data-dropped")) == 1
+        page.wait_for_timeout(500)
+        stored = _answers_of(folder / "pmc.sqlite", "double-enter")
+        assert list(stored) == [first] and len(stored[first]) == 1 and second not in stored
+        assert _shown_id(page) == second
+    finally:
+        context.close()
+
+
+def test_a_stale_tab_cannot_save_and_says_so(server, browser) -> None:
+    url, folder = server
+    context, old_tab = _open(browser, url, "two-tabs")
+    try:
+        shown = _shown_id(old_tab)
+        _, new_tab = _open(browser, url, "two-tabs", context=context)  # the same annotator opens a second tab
+        assert _shown_id(new_tab) != shown or _token(new_tab) != _token(old_tab)
+        old_tab.bring_to_front()
+        old_tab.keyboard.press("3")
+        old_tab.keyboard.press("Enter")
+        old_tab.get_by_text("This tab is out of date").first.wait_for()
+        old_tab.locator(".pmc-status", has_text="not saved").wait_for()  # the form says why
+        assert shown not in _answers_of(folder / "pmc.sqlite", "two-tabs")
+        token = _token(new_tab)
+        new_tab.bring_to_front()
+        new_tab.keyboard.press("Enter")  # the current tab saves normally
+        _wait_new(new_tab, token)
+        assert len(_answers_of(folder / "pmc.sqlite", "two-tabs")) == 1
+    finally:
+        context.close()
+
+
+def test_keys_work_after_the_sidebar_and_the_note(server, browser) -> None:
+    url, folder = server
+    context, page = _open(browser, url, "sidebar-keys")
+    try:
+        token = _token(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        sidebar.locator('[data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name="Document order").click()
+        _wait_new(page, token)
+        token = _token(page)
+        before = _pressed(page)
+        page.keyboard.press("3")  # focus was in the select box: the key still ticks
+        assert _pressed(page) == before ^ {"border_patrol"}
+        note = page.locator("textarea.pmc-note")
+        note.click()
+        note.type("seen 1 2 at the port")  # digits typed in the note are text, not toggles
+        assert _pressed(page) == before ^ {"border_patrol"}
+        page.keyboard.press("Escape")  # leave the note: keys are keys again
+        page.keyboard.press("1")
+        assert _pressed(page) == before ^ {"border_patrol", "enforcement"}
+        pid, chosen = _shown_id(page), _pressed(page)
+        note.click()
+        page.keyboard.press("Control+Enter")  # saves from inside the note
+        _wait_new(page, token)
+        (row,) = _answers_of(folder / "pmc.sqlite", "sidebar-keys")[pid]
+        assert (set(row["labels"]), row["note"]) == (chosen, "seen 1 2 at the port")
+    finally:
+        context.close()
+
+
+def test_blind_mode_shows_no_scores_and_no_codebook_headings(server, browser) -> None:
+    url, _ = server
+    context, page = _open(browser, url, "blind-view")
+    try:
+        assert page.locator(".pmc-bar").count() == 5  # the model's scores, when not blind
+        token = _token(page)
+        page.locator('[data-testid="stSidebar"]').get_by_text("Blind mode").click()
+        _wait_new(page, token)
+        assert page.locator(".pmc-bar").count() == 0 and _pressed(page) == set()
+        assert "codebook/" not in page.locator('[data-testid="stMain"]').inner_text()
+    finally:
+        context.close()
+
+
 def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path], browser) -> None:
     url, folder = server
     db, registry = folder / "pmc.sqlite", folder / "models"
     SHOTS.mkdir(parents=True, exist_ok=True)
     mouse_ctx, mouse = _open(browser, url, "ann-mouse")
     keys_ctx, keys = _open(browser, url, "ann-keys")
+    mouse.set_viewport_size({"width": 1366, "height": 768})  # a common laptop screen
+    assert mouse.locator("button.pmc-action", has_text="Save & next").bounding_box()["y"] < 768 - 40
     try:
         expected: dict[str, dict[str, tuple[str, ...]]] = {"ann-mouse": {}, "ann-keys": {}}
         for _ in range(2):
             # Clicking: untick or tick "Border patrol" with the mouse, then press the Save button.
-            pid, ticks = _shown_id(mouse), _ticks(mouse)
+            pid, token, ticks = _shown_id(mouse), _token(mouse), _pressed(mouse)
             assert pid != _shown_id(keys), "two annotators were shown the same paragraph"
-            mouse.locator('[data-testid="stMain"]').get_by_text("Border patrol and control").click()
-            ticks[2] = not ticks[2]
-            _wait_ticks(mouse, ticks)
-            expected["ann-mouse"][pid] = tuple(label for label, on in zip(LABELS, ticks) if on)
-            mouse.get_by_role("button", name="Save & next").click()
-            _wait_new_paragraph(mouse, pid)
+            mouse.locator("button.pmc-label", has_text="Border patrol and control").click()
+            ticks ^= {"border_patrol"}
+            assert _pressed(mouse) == ticks
+            expected["ann-mouse"][pid] = tuple(label for label in LABELS if label in ticks)
+            mouse.locator("button.pmc-action", has_text="Save & next").click()
+            _wait_new(mouse, token)
 
             # Keys only: "1" toggles Enforcement, "5" toggles International cooperation, Enter saves.
-            pid, ticks = _shown_id(keys), _ticks(keys)
+            pid, token, ticks = _shown_id(keys), _token(keys), _pressed(keys)
             keys.keyboard.press("1")
-            ticks[0] = not ticks[0]
-            _wait_ticks(keys, ticks)
             keys.keyboard.press("5")
-            ticks[4] = not ticks[4]
-            _wait_ticks(keys, ticks)
-            expected["ann-keys"][pid] = tuple(label for label, on in zip(LABELS, ticks) if on)
+            ticks ^= {"enforcement", "international_cooperation"}
+            assert _pressed(keys) == ticks
+            expected["ann-keys"][pid] = tuple(label for label in LABELS if label in ticks)
             keys.keyboard.press("Enter")
-            _wait_new_paragraph(keys, pid)
+            _wait_new(keys, token)
         _idle(mouse)
         mouse.screenshot(path=str(SHOTS / "label.png"))
 
@@ -206,7 +364,6 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
                 stored = {a.paragraph_id: a.labels for a in answers_by(store, name)}
                 assert stored == answers
                 assert all(a.model_version == active_version(registry=registry) for a in answers_by(store, name))
-            assert not set(expected["ann-mouse"]) & set(expected["ann-keys"]), "non-overlap mode gave a paragraph twice"
             # A second opinion on each of ann-mouse's paragraphs makes disagreements to review.
             for pid, labels in expected["ann-mouse"].items():
                 other = ["source_governance"] if labels != ("source_governance",) else []
@@ -216,7 +373,8 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
         form = mouse.locator('[data-testid="stForm"]').first
         form.wait_for()
         disputed = mouse.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"] code').first.inner_text()
-        assert disputed in expected["ann-mouse"]
+        with open_store(db) as store:  # the oldest disagreement: this test's, or the one agree-a and -b made
+            assert disputed in set(expected["ann-mouse"]) | {a.paragraph_id for a in answers_by(store, "agree-b")}
         for label in ("Special crackdown operations", "Source governance"):
             box = form.locator('[data-testid="stCheckbox"]').filter(has_text=label)
             if not box.locator("input").is_checked():
@@ -241,7 +399,8 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
         repeats.press("Enter")
         _idle(mouse)
         mouse.get_by_role("button", name="Retrain on current gold").click()
-        mouse.get_by_text(re.compile(r"^Candidate \S+ trained on \d+ paragraphs$")).first.wait_for(timeout=180_000)
+        mouse.get_by_text(re.compile(r"^Retraining: ")).first.wait_for()  # a background job with real stages
+        mouse.get_by_text(re.compile(r"^Candidate \S+ trained on \d+ paragraphs")).first.wait_for(timeout=180_000)
         mouse.get_by_text("Candidate vs active").first.wait_for()
         _idle(mouse)
         assert mouse.get_by_role("button", name="Promote to active").first.is_visible()
