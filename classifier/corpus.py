@@ -26,7 +26,7 @@ from .text.reader import DEFAULT_MAX_BYTES, RecordError, iter_jsonl, read_docume
 from .text.segmenter import segment
 from .workspace import Workspace
 
-__all__ = ["UPLOAD_SUFFIXES", "DEFAULT_UPLOAD_BYTES", "DOWNLOAD_FORMATS", "documents", "upload", "ingest_path",
+__all__ = ["UPLOAD_SUFFIXES", "DEFAULT_UPLOAD_BYTES", "SPREADSHEET_BOM", "DOWNLOAD_FORMATS", "documents", "upload", "ingest_path",
            "predictions", "profiles", "download"]
 
 UPLOAD_SUFFIXES = (".txt", ".md", ".text", ".html", ".htm", ".docx", ".pdf", ".jsonl")
@@ -193,10 +193,17 @@ def profiles(ws: Workspace, doc_ids: Sequence[str]) -> dict[str, Any]:
     return {"labels": list(labels), "documents": out}
 
 
+SPREADSHEET_BOM = "\ufeff"  # a UTF-8 byte-order mark: Excel (e.g. on Chinese Windows) then reads CSV as UTF-8
+
+
 def download(ws: Workspace, doc_ids: Sequence[str], fmt: str) -> str:
-    """The documents' predictions as CSV or JSONL text (the `pmc classify` record format)."""
+    """The documents' predictions as CSV or JSONL text (the `pmc classify` record format).
+
+    CSV starts with a UTF-8 byte-order mark, so a spreadsheet shows the Chinese text as text.
+    """
     if fmt not in DOWNLOAD_FORMATS:
         raise InputError(f"unknown download format {fmt!r}; use one of {', '.join(DOWNLOAD_FORMATS)}")
     records = predictions(ws, doc_ids)
     labels = ws.model.labels if ws.model else ws.store.taxonomy.label_ids
-    return records_to_string(records, fmt, labels)
+    text = records_to_string(records, fmt, labels)
+    return SPREADSHEET_BOM + text if fmt == "csv" else text

@@ -21,6 +21,9 @@ def _profiles(db: str, token: tuple, docs: tuple[str, ...]) -> dict[str, Any]:
     return corpus.profiles(c.workspace(), list(docs))
 
 
+WIDGET_CEILING_MB = 200  # the browser widget's own ceiling, well above the app's limit (corpus.DEFAULT_UPLOAD_BYTES)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _download(db: str, token: tuple, docs: tuple[str, ...], fmt: str) -> str:
     return corpus.download(c.workspace(), list(docs), fmt)
@@ -57,6 +60,9 @@ def page() -> None:
         "Add documents", type=[s[1:] for s in corpus.UPLOAD_SUFFIXES], accept_multiple_files=True, key="uploader",
         help=f"txt, md, html, docx, pdf, or JSONL paragraphs (one JSON object with 'text' per line); "
              f"up to {limit_mb} MB per file.",
+        # The widget lets larger files through, so the app's own limit answers them with a message
+        # that says what to do (the widget would only show a red icon).
+        max_upload_size=WIDGET_CEILING_MB,
     )
     st.caption(f"Each file is split into paragraphs, stored for labelling and classified. Up to {limit_mb} MB each.")
     if files:

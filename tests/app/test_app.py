@@ -231,3 +231,20 @@ def test_a_fresh_clone_opens_on_real_unlabelled_text_with_a_suggestion(
     assert "gold_fallback" not in at.session_state
     progress = at.sidebar.get("progress")[0]
     assert "real paragraphs labelled" in progress.text and progress.value < 100
+
+
+def test_an_oversized_upload_gets_the_apps_message_and_the_limits_agree(env: Path) -> None:
+    from classifier.corpus import DEFAULT_UPLOAD_BYTES
+    from ui.documents import WIDGET_CEILING_MB
+
+    at = start("Documents")
+    limit_mb = DEFAULT_UPLOAD_BYTES // 1_048_576
+    assert f"Up to {limit_mb} MB each." in at.caption[0].value
+    assert at.file_uploader(key="uploader").proto.max_upload_size_mb == WIDGET_CEILING_MB > limit_mb + 1
+    at.file_uploader(key="uploader").set_value(("big.txt", b"a" * (DEFAULT_UPLOAD_BYTES + 1), "text/plain"))
+    at.run()
+    assert not at.exception
+    assert [visible(e.value) for e in at.error] == [
+        f"big.txt: file is {limit_mb}.0 MB, over the {limit_mb}.0 MB upload limit; split it, "
+        f"or convert it to JSONL paragraphs"
+    ]

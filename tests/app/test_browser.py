@@ -317,6 +317,12 @@ def test_blind_mode_shows_no_scores_and_no_codebook_headings(server, browser) ->
     context, page = _open(browser, url, "blind-view")
     try:
         assert page.locator(".pmc-bar").count() == 5  # the model's scores, when not blind
+        help_button, definition = page.locator("button.pmc-help").first, page.locator(".pmc-definition").first
+        help_button.click()
+        definition.click()  # reading or selecting the definition does not close it
+        assert definition.is_visible() and help_button.get_attribute("aria-expanded") == "true"
+        help_button.click()
+        assert not definition.is_visible()
         token = _token(page)
         page.locator('[data-testid="stSidebar"]').get_by_text("Blind mode").click()
         _wait_new(page, token)

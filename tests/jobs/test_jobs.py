@@ -186,7 +186,9 @@ def test_upload_refuses_bad_files_with_a_clear_message(store, registry: Path, na
 
 def test_download_csv_and_jsonl(store, registry: Path) -> None:
     corpus.upload(Workspace.of(store, registry), "dl.txt", NOTE.encode("utf-8"))
-    rows = list(csv.DictReader(io.StringIO(corpus.download(Workspace.of(store, registry), ["dl"], "csv"))))
+    text = corpus.download(Workspace.of(store, registry), ["dl"], "csv")
+    assert text.startswith("\ufeffid,doc,index,lang,labels,")  # Excel reads the BOM as "this is UTF-8"
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert [r["index"] for r in rows] == ["0", "1", "2"]
     assert set(rows[0]) == {"id", "doc", "index", "lang", "labels", "text", *(f"score_{x}" for x in LABELS)}
     records = [json.loads(line) for line in corpus.download(Workspace.of(store, registry), ["dl"], "jsonl").splitlines()]
