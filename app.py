@@ -1,6 +1,6 @@
 """pmc — the labelling and review app (Streamlit): the frame around the pages in `ui/`.
 
-Page config, style and keyboard script, first-start bootstrap, then `st.navigation` over one
+Page config and style, first-start bootstrap, then `st.navigation` over one
 file per page (`ui/label.py`, `ui/review.py`, `ui/model.py`, `ui/documents.py`,
 `ui/codebook.py`); each page is a short script over one library module, and shared cached
 resources live in `ui/common.py`.
@@ -35,36 +35,13 @@ CSS = """
 .pmc-title {margin: 0 0 0.2rem 0; font-size: 1.25rem; font-weight: 600;}
 .pmc-muted {color: #64748b; font-size: 0.92rem; line-height: 1.6; white-space: pre-wrap;}
 .pmc-evidence {padding: 0 2px; border-radius: 3px;}
-.pmc-bar {height: 8px; background: #e2e8f0; border-radius: 4px; position: relative; margin-top: 0.85rem;}
-.pmc-bar > span {position: absolute; left: 0; top: 0; bottom: 0; border-radius: 4px;}
-.pmc-bar > i {position: absolute; top: -3px; bottom: -3px; width: 2px; background: #0f172a;}
-.pmc-p {font-size: 0.8rem; color: #475569; margin-top: 0.1rem;}
 .pmc-chip {display: inline-block; padding: 0 0.45rem; border-radius: 0.6rem; font-size: 0.85rem; margin-right: 0.25rem;}
 [data-testid="stMainBlockContainer"] {padding-top: 2.5rem;}
-.st-key-kbd_toggles {position: absolute; left: -10000px; height: 1px; overflow: hidden;}
 </style>
 """
 # Streamlit ignores shortcut keys while an <input> has focus, and clicking a checkbox focuses it;
 # give focus back to the page after each tick so 1-5 and Enter keep working with the mouse too.
 # A constant script: no paragraph text or other data is ever interpolated into it.
-KEYBOARD_JS = """
-<script>
-if (!window.__pmcBlurInstalled) {
-  window.__pmcBlurInstalled = true;
-  document.addEventListener("click", function (event) {
-    if (!event.target.closest) return;
-    if (event.target.closest('[data-testid="stCheckbox"], [data-testid="stRadio"]')) {
-      setTimeout(function () {
-        var active = document.activeElement;
-        if (active && active.tagName === "INPUT" && (active.type === "checkbox" || active.type === "radio")) {
-          active.blur();
-        }
-      }, 60);
-    }
-  }, true);
-}
-</script>
-"""
 
 
 @st.cache_resource(show_spinner="First start: seeding the store and training a model…")
@@ -74,7 +51,6 @@ def prepared(db: str, registry: str) -> dict[str, Any]:
 
 st.set_page_config(page_title="pmc · policy measures", page_icon=":material/label:", layout="wide")
 st.html(CSS)
-st.html(KEYBOARD_JS, unsafe_allow_javascript=True)
 try:
     prepared(common.db_path(), common.registry_path())
 except PmcError as exc:

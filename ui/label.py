@@ -217,7 +217,6 @@ def page() -> None:
                           help="Asked once per session; every answer records who gave it.")
             st.form_submit_button("Start labelling", type="primary", on_click=_set_annotator)
         return
-    _sidebar()
     if st.session_state.get("item") is None and not st.session_state.get("pool_empty"):
         _fetch_next()
     c.flash(success=st.toast)
@@ -229,8 +228,9 @@ def page() -> None:
         a, b = st.columns([1, 5])
         a.button("Check again", on_click=_fetch_next, key="check_again")
         b.button("← Back to my last answer", on_click=_back, key="back_empty")
-        return
-    _item_view(item)
+    else:
+        _item_view(item)
+    _sidebar()  # after the paragraph, so the next paragraph reaches the browser first
 
 
 page()

@@ -7,6 +7,7 @@ whenever answers, gold or documents change (the app's cache key).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -62,7 +63,17 @@ def progress(store: Store) -> dict[str, Any]:
         codebook = {r[0] for r in conn.execute("SELECT DISTINCT paragraph_id FROM gold WHERE source = 'codebook'")}
         total = conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0] - len(codebook)
         documents = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        latest, gold = _latest_answers(conn, None), _latest_gold(conn, None)
+        answered = [r[0] for r in conn.execute("SELECT DISTINCT paragraph_id FROM annotations")]
+        latest, gold = _latest_answers(conn, answered), _latest_gold(conn, answered)
+        # Gold paragraphs nobody answered are `gold` with their gold labels: counted in SQL by
+        # label set (a few dozen distinct sets), so a save does not decode every gold row.
+        unanswered_gold = conn.execute(
+            """SELECT g.labels, COUNT(*) FROM gold g
+            WHERE g.id IN (SELECT MAX(id) FROM gold GROUP BY paragraph_id)
+              AND g.paragraph_id NOT IN (SELECT paragraph_id FROM annotations)
+              AND g.paragraph_id NOT IN (SELECT paragraph_id FROM gold WHERE source = 'codebook')
+            GROUP BY g.labels"""
+        ).fetchall()
         per_annotator = conn.execute(
             """SELECT annotator, answer, COUNT(*), COUNT(DISTINCT paragraph_id), MAX(created_at)
             FROM annotations GROUP BY annotator, answer ORDER BY annotator"""
@@ -80,7 +91,12 @@ def progress(store: Store) -> dict[str, Any]:
         by_status[current.status] += 1
         if current.status in ("labelled", "gold"):
             labels.update(current.labels or ("none",))
-    by_status["unlabelled"] += total - len(touched)
+    for labels_json, count in unanswered_gold:
+        by_status["gold"] += count
+        for label in json.loads(labels_json) or ["none"]:
+            labels[label] += count
+    touched_count = len(touched) + sum(count for _, count in unanswered_gold)
+    by_status["unlabelled"] += total - touched_count
     annotators: dict[str, dict[str, Any]] = {}
     for name, kind, count, _, last in per_annotator:
         entry = annotators.setdefault(
