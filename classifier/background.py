@@ -4,8 +4,9 @@
 connection, and returns a `Job` that any session can find again with `current_job()` (the app's
 sessions share the process). Only one retrain runs per store: a lock file next to the store,
 created exclusively, also keeps another process (a second app, the CLI) out. The job's
-`progress` follows the real stages — cross-validation fold k of n, the final fit (with its
-out-of-fold calibration), saving — from the `Step`s training reports; `cancel()` stops it at
+`progress` follows the real stages — cross-validation fold k of n, calibration fold k of n,
+the final fit, saving, scoring the store with the candidate (so promoting it is instant) —
+from the `Step`s training reports; `cancel()` stops it at
 the next step and nothing is saved.
 """
 
@@ -21,12 +22,14 @@ from typing import Any
 from .errors import PmcError, StoreError
 from .progress import Step
 from .retraining import retrain
+from .scoring.registry import load_version
 from .workspace import Workspace
 
 __all__ = ["Job", "JobCancelled", "start_retrain", "current_job", "lock_path"]
 
-# Share of the bar each stage fills, in order (cross-validation only when it runs).
-_CV_SHARE, _FIT_SHARE = 0.75, 0.2
+# Where each stage starts on the bar and how much of it it fills (cross-validation only when it
+# runs; without it the other stages stretch to fill the bar).
+_SHARES = (("cv", 0.6), ("calibrate", 0.25), ("fit", 0.08), ("save", 0.02), ("score", 0.05))
 _JOBS: dict[str, "Job"] = {}
 _GUARD = threading.Lock()
 
@@ -72,13 +75,15 @@ class Job:
         self.log.append(str(message))
         if isinstance(message, Step):
             self.stage = str(message)
-            cv = _CV_SHARE if self.cv_repeats > 0 else 0.0
-            if message.stage == "cv" and message.total:
-                self.fraction = cv * message.done / message.total
-            elif message.stage == "fit":
-                self.fraction = cv
-            elif message.stage == "save":
-                self.fraction = cv + (_FIT_SHARE if cv else 0.95)
+            shares = [(name, share) for name, share in _SHARES if name != "cv" or self.cv_repeats > 0]
+            total = sum(share for _, share in shares)
+            start = 0.0
+            for name, share in shares:
+                if name == message.stage:
+                    part = message.done / message.total if message.total else 0.0
+                    self.fraction = (start + share * part) / total
+                    break
+                start += share
 
 
 def lock_path(db: str | Path) -> Path:
@@ -90,6 +95,8 @@ def _run(job: Job, registry: str | None, lock: Path) -> None:
     try:
         with Workspace.open(job.db, registry=registry) as ws:
             card = retrain(ws, progress=job.report, cv_repeats=job.cv_repeats)
+            # Score the store with the candidate now, so promoting it later is instant.
+            ws.score_store(saved=load_version(card["version"], registry=ws.registry), progress=job.report)
         job.result, job.state, job.fraction, job.stage = card, "done", 1.0, "done"
     except JobCancelled as exc:
         job.state, job.error = "cancelled", str(exc)

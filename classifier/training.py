@@ -145,7 +145,7 @@ def train(
         )
         cv["scored"] = "real" if real_rows_to_score(rows, cv_folds) else "all"
     say(Step(f"fitting on all {len(rows)} labelled paragraphs (with out-of-fold calibration and thresholds)", "fit"))
-    model = fit_model(make_model(taxonomy), rows, labels, cv_components(rows))
+    model = fit_model(make_model(taxonomy), rows, labels, cv_components(rows), progress=progress)
 
     Y = label_matrix(rows, labels)
     card: dict[str, Any] = {

@@ -25,6 +25,7 @@ from typing import Any
 from collections.abc import Mapping
 
 from . import store as db
+from .progress import Step
 from .errors import PmcError
 from .scoring.decision import as_label_scores, uncertainty
 from .scoring.registry import SavedModel, active_version, list_models, load_version, registry_root
@@ -133,6 +134,7 @@ class Workspace:
         tell = say(progress)
         thresholds = saved.thresholds()
         done, last = 0, 0
+        total = db.unscored_count(self.store, saved.version) if progress is not None else 0
         while True:
             rows = db.unscored_paragraphs(self.store, saved.version, after=last, limit=batch_size)
             if not rows:
@@ -141,7 +143,8 @@ class Workspace:
             scores = _score_rows(saved, [(pid, text) for _, pid, text in rows])
             cache_scores(self.store, saved.version, scores, thresholds=thresholds)
             done += len(rows)
-            tell(f"scored {done} paragraphs with model {saved.version}")
+            tell(Step(f"scored {done} of {total or done} paragraphs with model {saved.version}", "score", done,
+                      total or done))
 
     def data_version(self) -> tuple[Any, ...]:
         """A cheap token that changes whenever answers, gold, paragraphs or the active model change."""

@@ -18,7 +18,7 @@ the feature union sees them.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from ..labels.splits import grouped_kfold
+from ..progress import Step
 from ..scoring import blocks as B
 from ..scoring.decision import calibrated, decide
 from ..scoring.featurize import gram_counts, tfidf_from_counts
@@ -114,11 +115,12 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         return coef, intercept
 
     def fit(self, X: Sequence[str], Y: np.ndarray, groups: Sequence[str] | None = None,
-            sources: Sequence[str] | None = None) -> MeasureClassifier:
+            sources: Sequence[str] | None = None, progress: Callable[[str], None] | None = None) -> MeasureClassifier:
         """Fit on texts and a 0/1 label matrix; `groups` keep near-duplicates on one side of the
         inner folds. `sources` (the gold file's `source` per row) let `source_weights` weigh rows
         (e.g. codebook examples at 0.5) and `calibrate_sources` choose the rows whose
-        out-of-fold scores fit the calibration and thresholds (e.g. only real text)."""
+        out-of-fold scores fit the calibration and thresholds (e.g. only real text). `progress`
+        hears a `Step` per calibration fold (stage `calibrate`) and before the final fit (`fit`)."""
         texts = fold_batch(X)
         Y = np.asarray(Y, dtype=np.int64)
         if Y.ndim != 2 or Y.shape[0] != len(texts):
@@ -137,7 +139,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         self.calibration_ = np.tile([1.0, 0.0], (n_labels, 1))  # identity on the logistic scale
         self.thresholds_ = np.full(n_labels, 0.5)
         if (self.calibrate or self.tune_thresholds) and len(set(groups)) >= 3:
-            scores = self._out_of_fold_scores(texts, Y, groups, weight)[calibrating]
+            scores = self._out_of_fold_scores(texts, Y, groups, weight, progress)[calibrating]
             truth = Y[calibrating]
             if self.calibrate:
                 self.calibration_ = np.array([_platt(scores[:, j], truth[:, j]) for j in range(n_labels)])
@@ -145,6 +147,8 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
                 probs = self._calibrated(scores)
                 self.thresholds_ = np.array([_best_threshold(probs[:, j], truth[:, j]) for j in range(n_labels)])
 
+        if progress is not None:
+            progress(Step("fitting the final model on every row", "fit"))
         self.vectorizer_ = self._vectorizer(texts).fit(texts)
         features = self.vectorizer_.transform(texts)
         self.coef_, self.intercept_ = self._fit_linear(features, Y, weight)
@@ -152,7 +156,8 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         return self
 
     def _out_of_fold_scores(self, texts: list[str], Y: np.ndarray, groups: list[str],
-                            weight: np.ndarray | None = None) -> np.ndarray:
+                            weight: np.ndarray | None = None,
+                            progress: Callable[[str], None] | None = None) -> np.ndarray:
         """Decision scores of each row from a model fitted without its group.
 
         Texts are tokenised once: every fold's features come from the same raw counts
@@ -160,8 +165,11 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         """
         blocks = self._count_blocks(texts)
         scores = np.zeros(Y.shape, dtype=np.float64)
-        folds = grouped_kfold(groups, n_splits=min(self.inner_folds, len(set(groups))), seed=self.random_state)
-        for train, test in folds:
+        folds = list(grouped_kfold(groups, n_splits=min(self.inner_folds, len(set(groups))), seed=self.random_state))
+        for k, (train, test) in enumerate(folds, start=1):
+            if progress is not None:
+                progress(Step(f"calibration: out-of-fold scores, fold {k} of {len(folds)}", "calibrate",
+                              k - 1, len(folds)))
             coef, intercept = self._fit_linear(_fold_features(blocks, train, train), Y[train],
                                                None if weight is None else weight[train])
             scores[test] = _fold_features(blocks, train, test) @ coef.T + intercept

@@ -181,11 +181,14 @@ def _summarise(runs: list[dict[str, Any]], labels: Sequence[str]) -> dict[str, A
 
 
 def fit_model(model: Any, rows: Sequence[LabelledParagraph], labels: Sequence[str],
-              groups: Sequence[str] | None = None) -> Any:
-    """`model.fit` on labelled rows, passing each row's `source` when the model takes it."""
+              groups: Sequence[str] | None = None, progress: Callable[[str], None] | None = None) -> Any:
+    """`model.fit` on labelled rows, passing each row's `source` (and `progress`) when the model takes it."""
     kwargs: dict[str, Any] = {"groups": groups}
-    if "sources" in inspect.signature(model.fit).parameters:
+    accepted = inspect.signature(model.fit).parameters
+    if "sources" in accepted:
         kwargs["sources"] = [r.source for r in rows]
+    if progress is not None and "progress" in accepted:
+        kwargs["progress"] = progress
     return model.fit([r.text for r in rows], label_matrix(rows, labels), **kwargs)
 
 

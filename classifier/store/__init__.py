@@ -29,7 +29,9 @@ from .documents import (
     is_empty, list_documents, positions_of,
 )
 from .gold import export_gold, gold_rows, import_gold, latest_gold, set_gold
-from .models import clear_scores, list_model_versions, read_scores, register_model, unscored_paragraphs, write_scores
+from .models import (
+    clear_scores, list_model_versions, read_scores, register_model, unscored_count, unscored_paragraphs, write_scores,
+)
 from .pool import (
     DEFAULT_CLAIM_SECONDS, PoolView, active_claims, claim_for_revision, claim_paragraph, current_claim, pool_count,
     pool_filter, pool_ids, release_claims,
@@ -40,7 +42,7 @@ from .schema import SCHEMA_VERSION
 __all__ = [
     "ANSWERS", "STATUSES", "SCHEMA_VERSION", "DEFAULT_CLAIM_SECONDS",
     "Store", "Answer", "Claim", "GoldDecision", "CurrentLabel", "Pool", "PoolView", "derive",
-    "open_store", "is_empty", "document_rows", "document_window", "list_documents", "unscored_paragraphs",
+    "open_store", "is_empty", "document_rows", "document_window", "list_documents", "unscored_paragraphs", "unscored_count",
     "data_version", "ingest_document", "ingest_paragraphs", "get_paragraph", "get_paragraphs", "positions_of",
     "record_answer", "import_answers", "all_answers", "document_meta", "last_answer", "answers_by", "annotations_for", "history", "latest_answers",
     "set_gold", "latest_gold", "import_gold", "export_gold", "gold_rows", "current_labels", "progress",

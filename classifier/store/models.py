@@ -18,7 +18,7 @@ from ..errors import LabelDataError, StoreError
 from .connection import Store, _chunks, _json, _marks, _now, _read, _write
 from .records import _check_name
 
-__all__ = ["register_model", "list_model_versions", "write_scores", "read_scores", "clear_scores",
+__all__ = ["unscored_count", "register_model", "list_model_versions", "write_scores", "read_scores", "clear_scores",
            "unscored_paragraphs"]
 
 
@@ -131,6 +131,16 @@ def clear_scores(store: Store, *, model_version: str | None = None, keep: str | 
         else:
             cursor = conn.execute("DELETE FROM scores WHERE model_version != ?", (keep or "",))
     return cursor.rowcount
+
+
+def unscored_count(store: Store, model_version: str) -> int:
+    """How many paragraphs have no cached score for `model_version`."""
+    with _read(store) as conn:
+        return conn.execute(
+            """SELECT COUNT(*) FROM paragraphs p WHERE NOT EXISTS
+            (SELECT 1 FROM scores s WHERE s.model_version = ? AND s.paragraph_id = p.paragraph_id)""",
+            (model_version,),
+        ).fetchone()[0]
 
 
 def unscored_paragraphs(store: Store, model_version: str, *, after: int = 0, limit: int = 1000) -> list[tuple]:

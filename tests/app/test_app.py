@@ -248,3 +248,14 @@ def test_an_oversized_upload_gets_the_apps_message_and_the_limits_agree(env: Pat
         f"big.txt: file is {limit_mb}.0 MB, over the {limit_mb}.0 MB upload limit; split it, "
         f"or convert it to JSONL paragraphs"
     ]
+
+
+@pytest.mark.parametrize("page", ["Label", "Review", "Model", "Documents", "Codebook"])
+def test_every_page_renders_on_a_fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    monkeypatch.setenv("PMC_DATA_DIR", str(tmp_path))  # nothing there yet: the app's first start seeds it
+    monkeypatch.setenv("PMC_DB", str(tmp_path / "pmc.sqlite"))
+    monkeypatch.setenv("PMC_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr("classifier.bootstrap.load_labelled", lambda *a, **k: load_labelled()[::8])  # a quick first fit
+    at = start(page)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert (tmp_path / "pmc.sqlite").exists() and active_version(registry=tmp_path / "models")
