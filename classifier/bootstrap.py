@@ -7,6 +7,7 @@ score cache the active-learning queue reads. Once done it takes a second.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,30 @@ from . import store as db
 from .labels.gold import LabelledParagraph, default_gold_path, default_seeds_dir, default_unlabelled_path, load_labelled
 from .retraining import MIN_TRAINING_ROWS
 from .corpus import ingest_path
-from .training import train
+from .paths import PROJECT_ROOT
+from .scoring.registry import install_shipped
+from .training import data_fingerprint, train
 from .workspace import Progress, Workspace, say
 
-__all__ = ["bootstrap"]
+__all__ = ["bootstrap", "default_shipped_path"]
+
+
+def default_shipped_path() -> Path:
+    """The default model's serving form, shipped in the repository (`pmc models ship`)."""
+    return PROJECT_ROOT / "models" / "shipped"
+
+
+def _shipped_for(rows: Sequence[LabelledParagraph], taxonomy_hash: str, shipped: str | Path | None) -> Path | None:
+    """The shipped model's folder if it was trained on exactly `rows` under this codebook."""
+    folder = Path(shipped) if shipped is not None else default_shipped_path()
+    try:
+        card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    trained_on = card.get("training_data", {}).get("hash")
+    if card.get("taxonomy_hash") != taxonomy_hash or trained_on != data_fingerprint(rows):
+        return None
+    return folder
 
 
 def bootstrap(
@@ -29,6 +50,7 @@ def bootstrap(
     gold: str | Path | Sequence[LabelledParagraph] | None = None,
     seeds_dir: str | Path | None = None,
     unlabelled: str | Path | None = None,
+    shipped: str | Path | None = None,
     cv_repeats: int = 0,
     score: bool = True,
 ) -> dict[str, Any]:
@@ -47,7 +69,7 @@ def bootstrap(
         store, root = ws.store, ws.registry
         report: dict[str, Any] = {
             "db": str(store.path), "registry": str(root), "seeded": False, "documents": 0, "gold": None,
-            "trained": None, "active": None, "scored": 0,
+            "trained": None, "installed": None, "active": None, "scored": 0,
         }
         if db.is_empty(store):
             folder = Path(seeds_dir or default_seeds_dir())
@@ -67,7 +89,12 @@ def bootstrap(
             report["seeded"], report["documents"] = True, len(paths)
         if ws.active_version is None:
             rows = db.gold_rows(store)
-            if len(rows) >= MIN_TRAINING_ROWS:
+            ready = _shipped_for(rows, store.taxonomy.hash, shipped)
+            if ready is not None:
+                report["installed"] = install_shipped(ready, registry=root)
+                tell(f"installed the shipped model {report['installed']} (trained on exactly these "
+                     f"{len(rows)} labelled paragraphs); retrain on the Model page as labels grow")
+            elif len(rows) >= MIN_TRAINING_ROWS:
                 tell(f"no active model in {root}: training one on {len(rows)} labelled paragraphs")
                 result = train(rows, taxonomy=store.taxonomy, cv_repeats=cv_repeats, registry=root, progress=tell)
                 report["trained"] = result.path.name if result.path else None

@@ -131,16 +131,25 @@ def report_cmd(gold: Path | None, heldout: Path | None, repeats: int, ablation_r
 
 @cli.command("models")
 @click.option("--activate", "version", default=None, help="Make this version the active one (roll back or forward).")
-def models_cmd(version: str | None) -> None:
-    """List saved model versions, or activate one.
+@click.option("--ship", is_flag=True,
+              help="Copy the active version's serving form (no pickle) to models/shipped/, the model a fresh "
+                   "clone's first start loads when it was trained on exactly labels/gold.jsonl.")
+def models_cmd(version: str | None, ship: bool) -> None:
+    """List saved model versions, activate one, or ship the active one with the repository.
 
     \b
     Example:
       pmc models
       pmc models --activate 20261122T071500123456Z
+      pmc train --cv-repeats 0 && pmc models --ship
     """
-    from ..scoring.registry import list_models, set_active
+    from ..scoring.registry import list_models, set_active, ship_version
 
+    if ship:
+        from ..bootstrap import default_shipped_path
+
+        click.echo(f"shipped: {ship_version(version, dest=default_shipped_path())}")
+        return
     if version:
         set_active(version)
         click.echo(f"active: {version}")

@@ -35,6 +35,8 @@ from ..paths import STALE_SECONDS, fsync_directory, models_dir, sweep_stale
 from .serving import SERVING_FILES, ServingModel
 
 __all__ = [
+    "ship_version",
+    "install_shipped",
     "SavedModel",
     "save_model",
     "load_serving",
@@ -163,6 +165,55 @@ def save_model(
     if activate:
         set_active(version, registry=root)
     return final
+
+
+def ship_version(version: str | None = None, *, registry: Path | str | None = None, dest: Path | str) -> Path:
+    """Copy a version's serving form and card (no pickle) to `dest`, e.g. `models/shipped/`.
+
+    The repository ships the default model this way, so a fresh clone's first start loads it
+    instead of fitting one (`install_shipped`).
+    """
+    folder = resolve_model_dir(version, registry=registry)
+    card = _read_card(folder)
+    for name in SERVING_FILES:
+        _verify(folder, name, card.get("files", {}).get(name))
+    target = Path(dest)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in SERVING_FILES:
+        shutil.copyfile(folder / name, target / name)
+    shipped = {**card, "files": {name: card["files"][name] for name in SERVING_FILES}, "shipped": True}
+    shipped.pop("sha256", None)  # the pickle's hash: the pickle is not shipped
+    (target / _CARD_FILE).write_text(json.dumps(shipped, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def install_shipped(source: Path | str, *, registry: Path | str | None = None) -> str:
+    """Add a shipped model (`ship_version`'s folder) to the registry as a version and activate it.
+
+    Its serving files are checked against its card before and after the copy.
+    """
+    source = Path(source)
+    card = _read_card(source)
+    version = _check_version_name(str(card.get("version", "")))
+    for name in SERVING_FILES:
+        _verify(source, name, card.get("files", {}).get(name))
+    root = _registry(registry)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / _MARKER_FILE).touch()
+    final = root / version
+    if not final.exists():
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+        os.chmod(staging, 0o755)
+        for name in (*SERVING_FILES, _CARD_FILE):
+            shutil.copyfile(source / name, staging / name)
+        os.replace(staging, final)
+        fsync_directory(root)
+    for name in SERVING_FILES:
+        _verify(final, name, card["files"][name])
+    set_active(version, registry=root)
+    return version
 
 
 def sweep_staging(*, registry: Path | str | None = None, older_than: float = STALE_SECONDS) -> list[str]:
