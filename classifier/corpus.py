@@ -24,6 +24,7 @@ from .scoring.decision import labels_from_scores
 from .text.paragraph import Paragraph, paragraph_id
 from .text.reader import DEFAULT_MAX_BYTES, RecordError, iter_jsonl, read_document_bytes, read_file_bytes
 from .text.segmenter import segment
+from .metadata import extract_metadata, merge_metadata
 from .workspace import Workspace
 
 __all__ = ["UPLOAD_SUFFIXES", "DEFAULT_UPLOAD_BYTES", "SPREADSHEET_BOM", "DOWNLOAD_FORMATS", "documents", "upload", "ingest_path",
@@ -106,8 +107,11 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
         if not paragraphs:
             first = f" (first problem: {skipped[0]})" if skipped else ""
             raise InputError(f"{name}: no usable JSONL records{first}; each line needs a JSON object with 'text'")
+        docs = list(dict.fromkeys(p.doc for p in paragraphs))
+        meta = {doc: merge_metadata(_extracted([p for p in paragraphs if p.doc == doc]), meta.get(doc, {}))
+                for doc in docs}
         result = db.ingest_paragraphs(ws.store, paragraphs, meta=meta)
-        docs, title = list(dict.fromkeys(p.doc for p in paragraphs)), paragraphs[0].title
+        title = paragraphs[0].title
     else:
         digest = hashlib.sha1(data).hexdigest()
         document = read_document_bytes(data, name=name, max_bytes=max_bytes)
@@ -119,13 +123,20 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
         if doc_id != document.id:
             document = replace(document, id=doc_id)
             paragraphs = [replace(p, doc=doc_id) for p in paragraphs]
-        result = db.ingest_document(ws.store, document, paragraphs, meta={"sha1": digest})
+        extracted = extract_metadata([document.title, *document.text.splitlines()], langs=[p.lang for p in paragraphs])
+        meta = merge_metadata(extracted, {**dict(document.meta), "sha1": digest})
+        result = db.ingest_document(ws.store, document, paragraphs, meta=meta)
         docs, title = [document.id], document.title or paragraphs[0].title
     saved = ws.model
     scored = len(ws.scores([p.id for p in paragraphs], saved)) if saved else 0
     return {"docs": docs, "title": title, "paragraphs": result["paragraphs"], "new": result["new"],
             "existing": result["existing"], "scored": scored, "skipped": skipped,
             "warnings": list(warnings)}
+
+
+def _extracted(paragraphs: Sequence[Paragraph]) -> dict[str, Any]:
+    title = paragraphs[0].title if paragraphs else ""
+    return extract_metadata([title, *(p.text for p in paragraphs)], langs=[p.lang for p in paragraphs])
 
 
 def _document_id(ws: Workspace, stem: str, digest: str, paragraphs: Sequence[Paragraph]) -> str:

@@ -21,7 +21,7 @@ FLOORS = {
     "errors": 0, "paths": 0, "progress": 0,
     "text": 1,
     "labels": 2,
-    "scoring": 3, "store": 3,
+    "scoring": 3, "store": 3, "metadata": 3,
     "model": 4, "workspace": 4,
     "annotate": 5,
     "training": 6, "classify": 6,

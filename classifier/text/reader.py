@@ -66,6 +66,7 @@ class Document:
     format: str = "txt"
     encoding: str = "utf-8"
     warnings: tuple[str, ...] = ()  # e.g. bytes that were not UTF-8 and were replaced
+    meta: tuple[tuple[str, str], ...] = ()  # what the file itself says: an HTML page's date, site name
 
 
 @dataclass(frozen=True)
@@ -131,8 +132,8 @@ def read_document_bytes(
     doc = doc_id or doc_id_for(name)
     if suffix in (".html", ".htm"):
         text, encoding, warnings = decode_text(data, source=name)
-        title, body = _html_to_text(text, source=name)
-        return Document(doc, body, title, name, "html", encoding, warnings)
+        title, body, meta = _html_to_text(text, source=name)
+        return Document(doc, body, title, name, "html", encoding, warnings, meta)
     if suffix == ".docx":
         title, body = _docx_to_text(data, source=name)
         return Document(doc, body, title, name, "docx", "zip")
@@ -260,7 +261,7 @@ def _mostly_control(text: str, *, limit: float = 0.05) -> bool:
     return bad / len(text) > limit
 
 
-def _html_to_text(html: str, *, source: str) -> tuple[str, str]:
+def _html_to_text(html: str, *, source: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     import trafilatura
 
     body = trafilatura.extract(
@@ -272,8 +273,11 @@ def _html_to_text(html: str, *, source: str) -> tuple[str, str]:
         )
     meta = trafilatura.extract_metadata(html)
     title = (meta.title or "").strip() if meta is not None else ""
+    given = tuple((key, str(value).strip()) for key, value in (
+        ("date", getattr(meta, "date", None)), ("publisher", getattr(meta, "sitename", None)),
+    ) if value and str(value).strip())
     # trafilatura separates paragraphs by single newlines; the segmenter splits at those too.
-    return title, body
+    return title, body, given
 
 
 _MAX_UNPACKED_BYTES = 100 * 1024 * 1024  # a docx whose parts unpack to more is refused unread

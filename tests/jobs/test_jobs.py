@@ -17,7 +17,7 @@ from classifier.bootstrap import bootstrap
 from classifier.errors import InputError, ModelError
 from classifier.labels.gold import default_unlabelled_path, load_labelled
 from classifier.scoring.registry import active_version, list_models
-from classifier.store import list_model_versions, open_store, read_scores
+from classifier.store import document_meta as store_meta, list_model_versions, open_store, read_scores
 from classifier.workspace import Workspace
 from conftest import LABELS, make_workspace, small_gold
 
@@ -205,3 +205,22 @@ def test_ingest_path_reads_files_from_disk(store, registry: Path, tmp_path: Path
         corpus.ingest_path(Workspace.of(store, registry), tmp_path)
 
 
+
+
+def test_ingest_stores_extracted_metadata_and_a_records_fields_win(tmp_path: Path) -> None:
+    db, registry, _ = make_workspace(tmp_path)
+    with open_store(db) as store:
+        ws = Workspace.of(store, registry)
+        note = "新华社北京7月5日电 国家移民管理局通报，2024年“獴猎”行动开展以来成效明显。\n\n边检机关加强口岸查验。\n"
+        corpus.upload(ws, "wire.txt", note.encode("utf-8"))
+        lines = [json.dumps({"doc": "given", "index": 0, "text": "The NIA said on July 3 that the Kunlun campaign went on.",
+                             "date": "2023-07-03", "publisher": "Global Times"}),
+                 json.dumps({"doc": "given", "index": 1, "text": "Police arrested 12 suspects."})]
+        corpus.upload(ws, "given.jsonl", "\n".join(lines).encode("utf-8"))
+        meta = store_meta(store, ["wire", "given"])
+    assert {k: meta["wire"][k] for k in ("date", "date_inferred", "publisher", "lang", "campaigns")} == {
+        "date": "2024-07-05", "date_inferred": True, "publisher": "Xinhua", "lang": "zh",
+        "campaigns": [{"id": "mongoose", "year": 2024}]}
+    assert {k: meta["given"][k] for k in ("date", "publisher", "campaigns")} == {
+        "date": "2023-07-03", "publisher": "Global Times", "campaigns": [{"id": "kunlun", "year": None}]}
+    assert "date_inferred" not in meta["given"]
