@@ -216,3 +216,26 @@ def test_jobs_gives_the_same_records_in_the_same_order(env: dict[str, str], tmp_
     two = run("classify", *seeds, "--jobs", "2", env=env)
     assert two.returncode == 0, two.stderr.decode()
     assert _records(two.stdout) == _records(one.stdout)
+
+
+def test_profile_by_year_from_gold_labels_with_exact_shares(env: dict[str, str], tmp_path: Path) -> None:
+    texts = ["Police arrested 12 suspects in a smuggling case.", "Officers checked travellers at the port.",
+             "The weather was fine.", "Patrols covered the border line at night."]
+    docs = [("a", "2023-05-01"), ("a", "2023-05-01"), ("b", "2024-01-02"), ("b", "2024-01-02")]
+    lines = [json.dumps({"doc": doc, "index": i, "text": text, "date": date, "lang": "en"})
+             for i, (text, (doc, date)) in enumerate(zip(texts, docs))]
+    source = tmp_path / "tiny.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    gold = tmp_path / "gold.jsonl"
+    truth = [["enforcement"], ["port_inspection"], [], ["border_patrol"]]
+    gold.write_text("".join(json.dumps({"text": t, "labels": l, "source": "real"}) + "\n" for t, l in zip(texts, truth)),
+                    encoding="utf-8")
+    result = run("profile", str(source), "--by", "year", "--format", "jsonl", "--gold", str(gold), env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    rows = {row["group"]: row for row in _records(result.stdout)}
+    assert set(rows) == {"2023", "2024"}
+    assert (rows["2023"]["paragraphs"], rows["2023"]["from_gold"], rows["2023"]["documents"]) == (2, 2, 1)
+    assert rows["2023"]["shares"] == {"enforcement": 0.5, "port_inspection": 0.5, "border_patrol": 0.0,
+                                      "source_governance": 0.0, "international_cooperation": 0.0, "none": 0.0}
+    assert rows["2024"]["counts"] == {"enforcement": 0, "port_inspection": 0, "border_patrol": 1,
+                                      "source_governance": 0, "international_cooperation": 0, "none": 1}
