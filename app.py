@@ -2,7 +2,7 @@
 
 Page config and style, first-start bootstrap, then `st.navigation` over one
 file per page (`ui/label.py`, `ui/review.py`, `ui/model.py`, `ui/documents.py`,
-`ui/codebook.py`); each page is a short script over one library module, and shared cached
+`ui/analysis.py`, `ui/codebook.py`); each page is a short script over one library module, and shared cached
 resources live in `ui/common.py`.
 
 Run with `pmc app` (seeds, trains and starts), or directly:
@@ -26,6 +26,7 @@ PAGES = (
     ("ui/review.py", "Review", ":material/rule:"),
     ("ui/model.py", "Model", ":material/model_training:"),
     ("ui/documents.py", "Documents", ":material/description:"),
+    ("ui/analysis.py", "Analysis", ":material/insights:"),
     ("ui/codebook.py", "Codebook", ":material/menu_book:"),
 )
 CSS = """

@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["GROUPINGS", "NO_GROUP", "group_keys", "profile_groups"]
 
-GROUPINGS = ("doc", "campaign", "year", "publisher", "lang")
+GROUPINGS = ("doc", "campaign", "year", "month", "publisher", "lang")
 NO_GROUP = "(none)"
 
 
@@ -27,9 +27,11 @@ def group_keys(record: Mapping[str, Any], meta: Mapping[str, Any], by: str) -> l
         return [str(record["doc"])]
     if by == "lang":
         return [str(record.get("lang") or NO_GROUP)]
-    if by == "year":
+    if by in ("year", "month"):
         date = str(meta.get("date") or "")
-        return [date[:4] if date[:4].isdigit() else NO_GROUP]
+        if not date[:4].isdigit():
+            return [NO_GROUP]
+        return [date[:4] if by == "year" else (date[:7] if len(date) >= 7 else f"{date[:4]} (month unknown)")]
     if by == "publisher":
         return [str(meta.get("publisher") or NO_GROUP)]
     if by == "campaign":
@@ -70,3 +72,54 @@ def profile_groups(
         rows.append({"group": key, "paragraphs": n, "documents": len(docs[key]), "from_gold": gold[key],
                      "counts": dict(counts[key]), "shares": {label: c / n for label, c in counts[key].items()}})
     return rows
+
+
+def store_view(ws: Any, *, human_only: bool = False) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Every real paragraph of the store as a profile record, and every document's metadata.
+
+    A paragraph's labels are its current human label (gold, or undisputed annotators' answers:
+    `source` "gold"), else the active model's (`source` "model"); with `human_only`, paragraphs
+    without a human label are left out. Codebook examples are never included. A document's
+    metadata is what was stored at ingest, else what its gold rows carry (source_url, publisher,
+    date), over what its text says (`metadata.extract_metadata`).
+    """
+    from . import store as db
+    from .metadata import extract_metadata, merge_metadata
+    from .scoring.decision import labels_from_scores
+
+    store = ws.store
+    docs = [row[0] for row in db.list_documents(store)]
+    rows = [r for r in db.document_rows(store, docs) if not str(r[0]).startswith("codebook/")]
+    ids = [r[2] for r in rows]
+    current = db.current_labels(store, ids)
+    gold = db.latest_gold(store, ids)
+    saved = ws.model
+    scores = {} if human_only or saved is None else ws.scores(ids, saved)
+    thresholds = saved.thresholds() if saved is not None else {}
+    records: list[dict[str, Any]] = []
+    for doc, index, pid, text, lang, title, _section in rows:
+        label = current.get(pid)
+        if label is not None and label.status in ("gold", "labelled"):
+            chosen, source = list(label.labels), "gold"
+        elif pid in scores:
+            chosen, source = labels_from_scores(store.taxonomy.label_ids, scores[pid], thresholds), "model"
+        else:
+            continue
+        records.append({"id": pid, "doc": doc, "index": index, "lang": lang, "text": text, "title": title,
+                        "labels": chosen, "source": source})
+    stored = db.document_meta(store, docs)
+    metas: dict[str, dict[str, Any]] = {}
+    by_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_doc[record["doc"]].append(record)
+    for doc, members in by_doc.items():
+        given = dict(stored.get(doc) or {})
+        for member in members:
+            extra = gold[member["id"]].extra if member["id"] in gold else {}
+            for key in ("date", "publisher", "source_url", "campaign"):
+                if extra.get(key) and not given.get(key):
+                    given[key] = extra[key]
+        extracted = extract_metadata([members[0]["title"], *(m["text"] for m in members)],
+                                     langs=[m["lang"] for m in members])
+        metas[doc] = merge_metadata(extracted, given)
+    return records, metas

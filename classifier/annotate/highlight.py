@@ -9,10 +9,11 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-__all__ = ["LABEL_COLOURS", "FALLBACK_COLOUR", "label_colour", "highlight_html"]
+__all__ = ["LABEL_COLOURS", "CHART_COLOURS", "FALLBACK_COLOUR", "label_colour", "highlight_html"]
 
 # One soft colour per label, in codebook order (a sixth label would fall back to grey).
 LABEL_COLOURS = ("#fecaca", "#bfdbfe", "#bbf7d0", "#fde68a", "#e9d5ff")
+CHART_COLOURS = ("#ef4444", "#3b82f6", "#22c55e", "#f59e0b", "#a855f7")  # the same hues, strong, for charts
 FALLBACK_COLOUR = "#e5e7eb"
 
 

@@ -250,7 +250,7 @@ def test_an_oversized_upload_gets_the_apps_message_and_the_limits_agree(env: Pat
     ]
 
 
-@pytest.mark.parametrize("page", ["Label", "Review", "Model", "Documents", "Codebook"])
+@pytest.mark.parametrize("page", ["Label", "Review", "Model", "Documents", "Analysis", "Codebook"])
 def test_every_page_renders_on_a_fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
     monkeypatch.setenv("PMC_DATA_DIR", str(tmp_path))  # nothing there yet: the app's first start seeds it
     monkeypatch.setenv("PMC_DB", str(tmp_path / "pmc.sqlite"))
@@ -259,3 +259,16 @@ def test_every_page_renders_on_a_fresh_store(tmp_path: Path, monkeypatch: pytest
     at = start(page)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert (tmp_path / "pmc.sqlite").exists() and active_version(registry=tmp_path / "models")
+
+
+def test_the_analysis_page_shows_a_profile_chart_and_a_figures_table(env: Path) -> None:
+    at = start("Analysis")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.get("vega_lite_chart"), "the measure profile is drawn"
+    at.selectbox(key="analysis_by").set_value("campaign").run()
+    assert not at.exception
+    profile = at.dataframe[0].value
+    assert "Campaign" in profile.columns and "mongoose" in set(profile["Campaign"])
+    figures = at.dataframe[1].value
+    assert {"kind", "value", "figure", "measures"} <= set(figures.columns) and len(figures) > 0
+    assert [b.label for b in at.get("download_button")] == ["Profile as CSV", "Figures as CSV"]
