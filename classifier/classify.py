@@ -239,17 +239,20 @@ def csv_cell(value: object) -> object:
 class RecordWriter:
     """Writes output records as JSONL, CSV or TSV, flushing after every batch."""
 
-    def __init__(self, handle: IO[str], fmt: str, labels: tuple[str, ...]) -> None:
+    def __init__(self, handle: IO[str], fmt: str, labels: tuple[str, ...], *, extra: tuple[str, ...] = ()) -> None:
+        """`extra`: more record fields (e.g. a document's date, publisher) as CSV/TSV columns before `text`."""
         if fmt not in OUTPUT_FORMATS:
             raise InputError(f"unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
         self.handle = handle
         self.fmt = fmt
         self.labels = labels
         self.count = 0
+        self.extra = extra
         self._csv: Any = None
         if fmt in ("csv", "tsv"):
             self._csv = csv.writer(handle, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-            self._csv.writerow(["id", "doc", "index", "lang", "labels", *[f"score_{label}" for label in labels], "text"])
+            self._csv.writerow(["id", "doc", "index", "lang", "labels", *[f"score_{label}" for label in labels],
+                                *extra, "text"])
 
     def write_batch(self, records: list[dict[str, Any]]) -> None:
         for record in records:
@@ -259,16 +262,18 @@ class RecordWriter:
                 text = record["text"] if self.fmt == "csv" else " ".join(record["text"].split())
                 self._csv.writerow([csv_cell(x) for x in (
                     record["id"], record["doc"], record["index"], record["lang"], ";".join(record["labels"]),
-                    *[f"{record['scores'][label]:.4f}" for label in self.labels], text,
+                    *[f"{record['scores'][label]:.4f}" for label in self.labels],
+                    *[record.get(field, "") for field in self.extra], text,
                 )])
             self.count += 1
         self.handle.flush()
 
 
-def records_to_string(records: list[dict[str, Any]], fmt: str, labels: tuple[str, ...]) -> str:
+def records_to_string(records: list[dict[str, Any]], fmt: str, labels: tuple[str, ...],
+                      *, extra: tuple[str, ...] = ()) -> str:
     """All records rendered in one format (for downloads in the app)."""
     buffer = io.StringIO()
-    RecordWriter(buffer, fmt, labels).write_batch(records)
+    RecordWriter(buffer, fmt, labels, extra=extra).write_batch(records)
     return buffer.getvalue()
 
 

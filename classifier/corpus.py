@@ -159,7 +159,8 @@ def ingest_path(ws: Workspace, path: str | Path, *, max_bytes: int = DEFAULT_UPL
 
 def predictions(ws: Workspace, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The active model's records for every paragraph of the documents, in document order:
-    `id`, `doc`, `index`, `lang`, `text`, `labels`, `scores`, `title` (as `pmc classify`)."""
+    `id`, `doc`, `index`, `lang`, `text`, `labels`, `scores`, `title` (as `pmc classify`), and the
+    document's `date`, `publisher`, `campaigns`, `source_url`."""
     saved = ws.model
     if saved is None:
         raise ModelError("no active model; train one on the Model page (or `pmc train`) first")
@@ -167,16 +168,28 @@ def predictions(ws: Workspace, doc_ids: Sequence[str]) -> list[dict[str, Any]]:
     scores = ws.scores([row[2] for row in rows], saved)
     thresholds = saved.thresholds()
     labels = saved.labels
+    metas = db.document_meta(ws.store, doc_ids)
     records = []
     for doc, index, pid, text, lang, title, _ in rows:
         p = scores[pid]
+        meta = metas.get(doc, {})
         records.append({
             "id": pid, "doc": doc, "index": index, "lang": lang, "text": text,
             "labels": labels_from_scores(labels, p, thresholds),
             "scores": {label: round(float(p[label]), 4) for label in labels},
-            "title": title,
+            "title": title, **_meta_fields(meta),
         })
     return records
+
+
+META_FIELDS = ("date", "publisher", "campaigns", "source_url")  # a document's metadata in every record exported
+
+
+def _meta_fields(meta: dict[str, Any]) -> dict[str, str]:
+    campaigns = ";".join(c["id"] + (f"-{c['year']}" if c.get("year") else "")
+                         for c in meta.get("campaigns", []) if isinstance(c, dict))
+    return {"date": str(meta.get("date", "")), "publisher": str(meta.get("publisher", "")), "campaigns": campaigns,
+            "source_url": str(meta.get("source_url", ""))}
 
 
 def profiles(ws: Workspace, doc_ids: Sequence[str]) -> dict[str, Any]:
@@ -216,5 +229,5 @@ def download(ws: Workspace, doc_ids: Sequence[str], fmt: str) -> str:
         raise InputError(f"unknown download format {fmt!r}; use one of {', '.join(DOWNLOAD_FORMATS)}")
     records = predictions(ws, doc_ids)
     labels = ws.model.labels if ws.model else ws.store.taxonomy.label_ids
-    text = records_to_string(records, fmt, labels)
+    text = records_to_string(records, fmt, labels, extra=META_FIELDS)
     return SPREADSHEET_BOM + text if fmt == "csv" else text

@@ -13,6 +13,7 @@ import streamlit as st
 
 from classifier import corpus
 from classifier.errors import PmcError
+from classifier.store import document_meta, edit_document_meta
 from ui import common as c
 
 
@@ -55,6 +56,7 @@ def _handle_uploads(files: list[Any]) -> None:
 
 def page() -> None:
     st.title("Documents")
+    c.flash()
     limit_mb = corpus.DEFAULT_UPLOAD_BYTES // 1_048_576
     files = st.file_uploader(
         "Add documents", type=[s[1:] for s in corpus.UPLOAD_SUFFIXES], accept_multiple_files=True, key="uploader",
@@ -89,6 +91,7 @@ def page() -> None:
     if not chosen:
         st.info("Pick one or more documents to see their measure profiles.")
         return
+    _metadata_editor(chosen[0], titles)
     if c.model() is None:
         st.warning("No active model yet: train one on the Model page to classify documents.")
         return
@@ -104,6 +107,32 @@ def page() -> None:
                       mime="text/csv", key="dl_csv", icon=":material/download:")
     b.download_button("JSONL", _download(c.db_path(), c.token(), tuple(chosen), "jsonl"), file_name="predictions.jsonl",
                       mime="application/jsonl", key="dl_jsonl", icon=":material/download:")
+
+
+def _save_meta(doc: str) -> None:
+    changes = {field: st.session_state.get(f"meta_{field}", "").strip() for field in ("date", "publisher", "campaign")}
+    try:
+        edit_document_meta(c.workspace().store, doc, changes)
+        st.session_state.flash = f"Metadata of {doc} saved."
+    except PmcError as exc:
+        st.session_state.flash_error = str(exc)
+
+
+def _metadata_editor(doc: str, titles: dict[str, str]) -> None:
+    """The document's date, publisher and campaign as extracted at ingest, correctable here."""
+    meta = document_meta(c.workspace().store, [doc]).get(doc, {})
+    campaigns = ", ".join(x["id"] + (f"-{x['year']}" if x.get("year") else "") for x in meta.get("campaigns", []))
+    inferred = " (year inferred)" if meta.get("date_inferred") else ""
+    with st.expander(f"Metadata of {titles[doc]}: {meta.get('date') or 'no date'}{inferred} · "
+                     f"{meta.get('publisher') or 'no publisher'} · {campaigns or 'no campaign'}"):
+        with st.form(f"meta_form_{doc}"):
+            a, b, d = st.columns(3)
+            a.text_input("Date (YYYY, YYYY-MM or YYYY-MM-DD)", value=meta.get("date", "").lstrip("-"), key="meta_date")
+            b.text_input("Publisher", value=meta.get("publisher", ""), key="meta_publisher")
+            d.text_input("Campaign id (labels/campaigns.toml)", value=meta.get("campaign", ""), key="meta_campaign")
+            st.form_submit_button("Save metadata", on_click=_save_meta, args=(doc,))
+        st.caption("Extracted at ingest: " + (", ".join(meta.get("extracted", [])) or "nothing") +
+                   (" · edited: " + ", ".join(meta["edited"]) if meta.get("edited") else ""))
 
 
 def _profile_view(data: dict[str, Any], titles: dict[str, str]) -> None:

@@ -138,3 +138,32 @@ def profile_cmd(paths: tuple[Path, ...], by: str, fmt: str, model: str | None, g
         click.echo(problem, err=True)
     if problems:
         sys.exit(EXIT_SKIPPED)
+
+
+@cli.command("meta")
+@click.argument("doc")
+@click.option("--set", "changes", multiple=True, metavar="FIELD=VALUE",
+              help="date, publisher, campaign, title or source_url; an empty value removes the field.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
+def meta_cmd(doc: str, changes: tuple[str, ...], db: Path | None) -> None:
+    """Show a stored document's metadata (date, publisher, campaigns …), or correct it.
+
+    \b
+    Example:
+      pmc meta 004_db64a1ae7bdd72cb
+      pmc meta 004_db64a1ae7bdd72cb --set date=2022-07-07 --set campaign=hundred_days
+    """
+    from ..store import document_meta, edit_document_meta, open_store
+
+    parsed = {}
+    for change in changes:
+        field, sep, value = change.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{change!r} is not FIELD=VALUE (e.g. date=2024-07-05)", param_hint="--set")
+        parsed[field.strip()] = value.strip()
+    with open_store(db) as store:
+        meta = edit_document_meta(store, doc, parsed) if parsed else document_meta(store, [doc]).get(doc)
+    if meta is None:
+        raise click.ClickException(f"no document {doc!r} in the store")
+    click.echo(json.dumps(meta, ensure_ascii=False, indent=2))

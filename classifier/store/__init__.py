@@ -25,7 +25,7 @@ from .answers import (
 from .connection import Store, open_store
 from .current import current_labels, data_version, progress
 from .documents import (
-    document_meta, document_rows, document_window, get_paragraph, get_paragraphs, ingest_document, ingest_paragraphs,
+    EDITABLE_META, document_meta, document_rows, edit_document_meta, document_window, get_paragraph, get_paragraphs, ingest_document, ingest_paragraphs,
     is_empty, list_documents, positions_of,
 )
 from .gold import export_gold, gold_rows, import_gold, latest_gold, set_gold
@@ -44,7 +44,7 @@ __all__ = [
     "Store", "Answer", "Claim", "GoldDecision", "CurrentLabel", "Pool", "PoolView", "derive",
     "open_store", "is_empty", "document_rows", "document_window", "list_documents", "unscored_paragraphs", "unscored_count",
     "data_version", "ingest_document", "ingest_paragraphs", "get_paragraph", "get_paragraphs", "positions_of",
-    "record_answer", "import_answers", "all_answers", "document_meta", "last_answer", "answers_by", "annotations_for", "history", "latest_answers",
+    "record_answer", "import_answers", "all_answers", "document_meta", "edit_document_meta", "EDITABLE_META", "last_answer", "answers_by", "annotations_for", "history", "latest_answers",
     "set_gold", "latest_gold", "import_gold", "export_gold", "gold_rows", "current_labels", "progress",
     "register_model", "list_model_versions", "write_scores", "read_scores", "clear_scores",
     "pool_count", "pool_ids", "pool_filter", "claim_paragraph", "claim_for_revision", "current_claim", "release_claims", "active_claims", "answer_count",

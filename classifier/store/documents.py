@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,7 +24,8 @@ from .connection import Store, _chunks, _json, _marks, _now, _read, _write
 
 __all__ = [
     "ingest_document", "ingest_paragraphs", "get_paragraph", "get_paragraphs", "positions_of",
-    "is_empty", "document_rows", "document_window", "list_documents", "document_meta",
+    "is_empty", "document_rows", "document_window", "list_documents", "document_meta", "edit_document_meta",
+    "EDITABLE_META",
 ]
 
 
@@ -110,6 +112,41 @@ def _merge_meta(conn: sqlite3.Connection, doc_id: str, meta: Mapping[str, Any]) 
     row = conn.execute("SELECT meta FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
     merged = {**json.loads(row[0] if row else "{}"), **{k: v for k, v in meta.items() if v not in (None, "")}}
     conn.execute("UPDATE documents SET meta = ? WHERE doc_id = ?", (_json(merged), doc_id))
+
+
+EDITABLE_META = ("date", "publisher", "campaign", "title", "source_url")
+
+
+def edit_document_meta(store: Store, doc_id: str, changes: Mapping[str, str]) -> dict[str, Any]:
+    """Set (or, with an empty value, remove) editable metadata fields of a stored document.
+
+    Fields are `EDITABLE_META`; a date must be `YYYY`, `YYYY-MM` or `YYYY-MM-DD`. An edited field
+    is no longer marked as extracted. Returns the document's metadata after the change.
+    """
+    unknown = sorted(set(changes) - set(EDITABLE_META))
+    if unknown:
+        raise StoreError(f"cannot edit {', '.join(unknown)} of {doc_id}; editable fields: {', '.join(EDITABLE_META)}")
+    date = changes.get("date")
+    if date and not re.fullmatch(r"(?:19|20)\d\d(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?", date):
+        raise StoreError(f"date {date!r} of {doc_id} is not YYYY, YYYY-MM or YYYY-MM-DD; give e.g. 2024-07-05")
+    with _write(store) as conn:
+        row = conn.execute("SELECT meta FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{store.path}: no document {doc_id!r}; see `pmc documents` or the Documents page")
+        meta = json.loads(row[0])
+        for key, value in changes.items():
+            if value:
+                meta[key] = value
+            else:
+                meta.pop(key, None)
+            if key == "date":
+                meta.pop("date_inferred", None)
+            if key == "campaign":
+                meta["campaigns"] = [{"id": value, "year": None}] if value else []
+        meta["extracted"] = [k for k in meta.get("extracted", []) if k not in changes and k + "s" not in changes]
+        meta["edited"] = sorted(set(meta.get("edited", [])) | set(changes))
+        conn.execute("UPDATE documents SET meta = ? WHERE doc_id = ?", (_json(meta), doc_id))
+    return meta
 
 
 def document_meta(store: Store, doc_ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,7 @@ from classifier.bootstrap import bootstrap
 from classifier.errors import InputError, ModelError
 from classifier.labels.gold import default_unlabelled_path, load_labelled
 from classifier.scoring.registry import active_version, list_models
-from classifier.store import document_meta as store_meta, list_model_versions, open_store, read_scores
+from classifier.store import document_meta as store_meta, edit_document_meta, list_model_versions, open_store, read_scores
 from classifier.workspace import Workspace
 from conftest import LABELS, make_workspace, small_gold
 
@@ -190,9 +190,13 @@ def test_download_csv_and_jsonl(store, registry: Path) -> None:
     assert text.startswith("\ufeffid,doc,index,lang,labels,")  # Excel reads the BOM as "this is UTF-8"
     rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert [r["index"] for r in rows] == ["0", "1", "2"]
-    assert set(rows[0]) == {"id", "doc", "index", "lang", "labels", "text", *(f"score_{x}" for x in LABELS)}
+    assert set(rows[0]) == {"id", "doc", "index", "lang", "labels", "text", *(f"score_{x}" for x in LABELS),
+                            "date", "publisher", "campaigns", "source_url"}  # the document's metadata travels along
     records = [json.loads(line) for line in corpus.download(Workspace.of(store, registry), ["dl"], "jsonl").splitlines()]
     assert [r["text"] for r in records] == [r["text"] for r in rows]
+    edit_document_meta(store, "dl", {"date": "2024-07-05", "campaign": "kunlun"})
+    record = json.loads(corpus.download(Workspace.of(store, registry), ["dl"], "jsonl").splitlines()[0])
+    assert (record["date"], record["campaigns"]) == ("2024-07-05", "kunlun")
     with pytest.raises(InputError, match="unknown download format 'xml'; use one of csv, jsonl"):
         corpus.download(Workspace.of(store, registry), ["dl"], "xml")
 

@@ -470,3 +470,16 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         assert sorted((a.annotator, int(a.note)) for a in rows) == sorted(
             (f"w{k}", n) for k in range(4) for n in range(50)
         )
+
+
+def test_document_metadata_can_be_corrected_and_bad_values_are_refused(store):
+    _add(store, "A paragraph.")
+    doc = S.list_documents(store)[0][0]
+    meta = S.edit_document_meta(store, doc, {"date": "2022-07-07", "publisher": "Xinhua", "campaign": "kunlun"})
+    assert (meta["date"], meta["publisher"], meta["campaigns"], meta["edited"]) == (
+        "2022-07-07", "Xinhua", [{"id": "kunlun", "year": None}], ["campaign", "date", "publisher"])
+    assert S.edit_document_meta(store, doc, {"publisher": ""}).get("publisher") is None  # empty removes
+    with pytest.raises(StoreError, match=r"date 'July 7' of .* is not YYYY, YYYY-MM or YYYY-MM-DD"):
+        S.edit_document_meta(store, doc, {"date": "July 7"})
+    with pytest.raises(StoreError, match="cannot edit labels of"):
+        S.edit_document_meta(store, doc, {"labels": "x"})
