@@ -423,9 +423,16 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
         _idle(mouse)
         mouse.screenshot(path=str(SHOTS / "documents.png"))
 
+        _go(mouse, "Analysis")
+        mouse.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+        mouse.get_by_text("Figures reported per measure").first.wait_for()
+        assert mouse.locator('[data-testid="stDataFrame"]').count() >= 2  # the profile table and the figures table
+        _idle(mouse)
+        mouse.screenshot(path=str(SHOTS / "analysis.png"))
+
         _go(mouse, "Codebook")
         mouse.screenshot(path=str(SHOTS / "codebook.png"))
-        for name in ("label", "review", "model", "documents", "codebook"):
+        for name in ("label", "review", "model", "documents", "analysis", "codebook"):
             assert (SHOTS / f"{name}.png").stat().st_size > 10_000
     finally:
         mouse_ctx.close()
