@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from . import store as db
-from .labels.gold import LabelledParagraph, default_gold_path, default_seeds_dir, default_unlabelled_path, load_labelled
-from .retraining import MIN_TRAINING_ROWS
+from .labels.gold import (
+    LabelledParagraph, data_fingerprint, default_gold_path, default_seeds_dir, default_unlabelled_path, load_labelled,
+)
 from .corpus import ingest_path
 from .paths import PROJECT_ROOT
 from .scoring.registry import install_shipped
-from .training import data_fingerprint, train
 from .workspace import Progress, Workspace, say
 
 __all__ = ["bootstrap", "default_shipped_path"]
@@ -27,6 +27,12 @@ __all__ = ["bootstrap", "default_shipped_path"]
 def default_shipped_path() -> Path:
     """The default model's serving form, shipped in the repository (`pmc models ship`)."""
     return PROJECT_ROOT / "models" / "shipped"
+
+
+def _min_rows() -> int:
+    from .training import MIN_ROWS
+
+    return MIN_ROWS
 
 
 def _shipped_for(rows: Sequence[LabelledParagraph], taxonomy_hash: str, shipped: str | Path | None) -> Path | None:
@@ -94,8 +100,10 @@ def bootstrap(
                 report["installed"] = install_shipped(ready, registry=root)
                 tell(f"installed the shipped model {report['installed']} (trained on exactly these "
                      f"{len(rows)} labelled paragraphs); retrain on the Model page as labels grow")
-            elif len(rows) >= MIN_TRAINING_ROWS:
+            elif len(rows) >= _min_rows():
                 tell(f"no active model in {root}: training one on {len(rows)} labelled paragraphs")
+                from .training import train  # scikit-learn is imported only when a model is fitted
+
                 result = train(rows, taxonomy=store.taxonomy, cv_repeats=cv_repeats, registry=root, progress=tell)
                 report["trained"] = result.path.name if result.path else None
             else:

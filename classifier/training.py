@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .labels.gold import LabelledParagraph
+from .labels.gold import LabelledParagraph, data_fingerprint
 from .labels.taxonomy import Taxonomy, load_taxonomy
 from .model.estimator import MeasureClassifier
 from .model.evaluation import (
@@ -89,14 +89,6 @@ def real_rows_to_score(rows: Sequence[LabelledParagraph], n_splits: int = 5) -> 
     only, the codebook examples training in every fold); None (score every row) otherwise."""
     real = [r for r in rows if is_real(r)]
     return is_real if real and len(set(cv_components(real))) >= n_splits else None
-
-
-def data_fingerprint(rows: Sequence[LabelledParagraph]) -> str:
-    """SHA-256 over (id, labels) of the training rows, order-independent."""
-    digest = hashlib.sha256()
-    for item in sorted(f"{r.id}\t{','.join(r.labels)}" for r in rows):
-        digest.update(item.encode("utf-8") + b"\n")
-    return digest.hexdigest()[:16]
 
 
 def _latest_ablation(taxonomy: Taxonomy) -> list[dict[str, Any]] | None:

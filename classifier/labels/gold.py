@@ -12,6 +12,8 @@ paragraphs into gold records, so they count as labelled data.
 
 from __future__ import annotations
 
+import hashlib
+
 import json
 import os
 import tempfile
@@ -86,6 +88,14 @@ class LabelledParagraph:
         for key, value in self.extra.items():
             record.setdefault(key, value)
         return record
+
+
+def data_fingerprint(rows: Sequence[LabelledParagraph]) -> str:
+    """SHA-256 over (id, labels) of labelled rows, order-independent: what a model was trained on."""
+    digest = hashlib.sha256()
+    for item in sorted(f"{r.id}\t{','.join(r.labels)}" for r in rows):
+        digest.update(item.encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]
 
 
 def default_gold_path() -> Path:
