@@ -12,7 +12,8 @@ import click
 
 from . import EXIT_SKIPPED, cli
 
-FIELDS = ("doc", "index", "paragraph_id", "lang", "kind", "value", "unit", "qualifier", "start", "end", "figure", "text")
+FIELDS = ("doc", "index", "paragraph_id", "lang", "kind", "value", "unit", "qualifier", "start", "end", "figure",
+          "measures", "labels_from", "date", "campaigns", "publisher", "text")
 
 
 @cli.command("figures")
@@ -48,18 +49,43 @@ def figures_cmd(paths: tuple[Path, ...], fmt: str, output: Path | None, gold: Pa
         return
     if not paths:
         raise click.UsageError("give documents or JSONL files (or '-' for stdin), or --evaluate FILE")
+    from ..classify import score_paragraphs
+    from ..errors import ModelError
+    from ..labels.gold import default_gold_path, load_labelled
+    from ..metadata import extract_metadata, merge_metadata
+    from ..scoring.registry import load_serving
+
     problems: list[str] = []
+    paragraphs = list(iter_paragraphs(paths, on_error=problems.append))
+    gold = {row.id: list(row.labels) for row in load_labelled(default_gold_path())}
+    try:  # each figure's measures: the paragraph's gold labels, else the active model's
+        saved = load_serving()
+        predicted = {r["id"]: r["labels"] for r in score_paragraphs(saved.model, tuple(saved.card["labels"]), paragraphs)}
+    except ModelError:
+        predicted = {}
+    by_doc: dict[str, list] = {}
+    for paragraph in paragraphs:
+        by_doc.setdefault(paragraph.doc, []).append(paragraph)
+    metas = {doc: merge_metadata(extract_metadata([ps[0].title, *(p.text for p in ps)], langs=[p.lang for p in ps]),
+                                 {k: ps[0].extra.get(k) for k in ("date", "publisher", "campaign")})
+             for doc, ps in by_doc.items()}
     handle = output.open("w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") if output else sys.stdout
     writer = csv.writer(handle) if fmt == "csv" else None
     if writer is not None:
         writer.writerow(FIELDS)
     try:
-        for paragraph in iter_paragraphs(paths, on_error=problems.append):
+        for paragraph in paragraphs:
+            meta = metas[paragraph.doc]
+            measures = gold.get(paragraph.id, predicted.get(paragraph.id))
+            source = "gold" if paragraph.id in gold else ("model" if paragraph.id in predicted else "")
+            campaigns = ";".join(c["id"] + (f"-{c['year']}" if c.get("year") else "") for c in meta.get("campaigns", []))
             for figure in find_figures(paragraph.text):
                 row = {"doc": paragraph.doc, "index": paragraph.index, "paragraph_id": paragraph.id,
                        "lang": paragraph.lang, "kind": figure.kind, "value": figure.value, "unit": figure.unit,
                        "qualifier": figure.qualifier, "start": figure.start, "end": figure.end,
-                       "figure": figure.text, "text": paragraph.text}
+                       "figure": figure.text, "measures": ";".join(measures or []), "labels_from": source,
+                       "date": meta.get("date", ""), "campaigns": campaigns, "publisher": meta.get("publisher", ""),
+                       "text": paragraph.text}
                 if writer is not None:
                     writer.writerow([row[f] for f in FIELDS])
                 else:

@@ -239,3 +239,16 @@ def test_profile_by_year_from_gold_labels_with_exact_shares(env: dict[str, str],
                                       "source_governance": 0.0, "international_cooperation": 0.0, "none": 0.0}
     assert rows["2024"]["counts"] == {"enforcement": 0, "port_inspection": 0, "border_patrol": 1,
                                       "source_governance": 0, "international_cooperation": 0, "none": 1}
+
+
+def test_figures_of_the_hundred_days_seed_with_measures_and_campaign(env: dict[str, str]) -> None:
+    result = run("figures", str(ROOT / "seeds" / "004_db64a1ae7bdd72cb.txt"), env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    rows = _records(result.stdout)
+    first = [(r["kind"], r["value"]) for r in rows if r["index"] == 0]
+    assert first == [("cases", 735.0), ("gangs", 21.0), ("suspects", 1461.0), ("suspects", 2.0), ("items", 3102.0),
+                     ("persons_intercepted", 1050.0)]
+    assert {r["labels_from"] for r in rows} == {"gold"} and "enforcement" in rows[0]["measures"]
+    assert rows[0]["campaigns"].startswith("hundred_days") and rows[0]["date"] == "--07-07"
+    evaluated = run("figures", "--evaluate", str(ROOT / "labels" / "figures.jsonl"), env=env)
+    assert "heldout: 16 paragraphs" in evaluated.stdout.decode()
