@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -70,11 +71,19 @@ def _healthy(url: str, process: subprocess.Popen, seconds: float = 300.0) -> Non
 
 
 def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
+    """Stop a server and its children (its own process group when it has one)."""
+    try:
+        group = os.getpgid(process.pid)
+    except ProcessLookupError:
+        return
+    if group == process.pid:
+        os.killpg(group, signal.SIGTERM)
+    else:
+        process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
-        process.kill()
+        os.killpg(group, signal.SIGKILL) if group == process.pid else process.kill()
 
 
 def _quantiles(values: list[float]) -> dict[str, float]:
@@ -124,7 +133,8 @@ def first_start(browser, work: Path) -> dict[str, float]:
     started = time.perf_counter()
     # `python -m classifier.cli` from the clone imports the clone's code (cwd first on the path).
     process = subprocess.Popen([sys.executable, "-m", "classifier.cli", "app", "--port", str(port)], cwd=clone,
-                               env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+                               env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                               start_new_session=True)  # `pmc app` starts streamlit as a child: stop both
     try:
         url = f"http://127.0.0.1:{port}"
         _healthy(url, process)
