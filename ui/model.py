@@ -31,7 +31,6 @@ def _cancel() -> None:
         job.cancel()
 
 
-@st.fragment(run_every=1.0)
 def _job_view() -> None:
     """The store's retrain, wherever it was started: it runs in the background, so leaving this
     page or reloading does not stop it."""
@@ -113,7 +112,10 @@ def page() -> None:
     job = background.current_job(c.db_path())
     left.button("Retrain on current gold", type="primary", key="retrain", on_click=_start, args=(int(repeats),),
                 disabled=job is not None and job.running)
-    _job_view()
+    if job is not None and job.running:
+        st.fragment(run_every=1.0)(_job_view)()  # polls only while a retrain runs
+    else:
+        _job_view()
 
     versions = retraining.history(ws)
     active = next((v for v in versions if v["active"]), None)

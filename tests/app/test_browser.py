@@ -409,7 +409,7 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
         mouse.get_by_text(re.compile(r"^Candidate \S+ trained on \d+ paragraphs")).first.wait_for(timeout=180_000)
         mouse.get_by_text("Candidate vs active").first.wait_for()
         _idle(mouse)
-        assert mouse.get_by_role("button", name="Promote to active").first.is_visible()
+        mouse.get_by_role("button", name="Promote to active").first.wait_for()
         after = {c["version"] for c in list_models(registry=registry)}
         assert len(after - before) == 1 and active_version(registry=registry) in before
         mouse.screenshot(path=str(SHOTS / "model.png"))
@@ -426,7 +426,7 @@ def test_two_annotators_review_retrain_and_screenshots(server: tuple[str, Path],
         _go(mouse, "Analysis")
         mouse.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
         mouse.get_by_text("Figures reported per measure").first.wait_for()
-        assert mouse.locator('[data-testid="stDataFrame"]').count() >= 2  # the profile table and the figures table
+        mouse.locator('[data-testid="stDataFrame"]').nth(1).wait_for()  # the profile table and the figures table
         _idle(mouse)
         mouse.screenshot(path=str(SHOTS / "analysis.png"))
 
