@@ -8,7 +8,6 @@ registry version with its card. It returns data; the CLI and the app print or dr
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
