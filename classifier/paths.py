@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path", "fsync_directory", "sweep_stale",
+__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path", "store_key", "fsync_directory", "sweep_stale",
            "STALE_SECONDS"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +25,20 @@ def models_dir() -> Path:
     return Path(os.environ.get("PMC_MODELS_DIR") or data_dir() / "models")
 
 
-def default_db_path() -> Path:
-    """The SQLite annotation store (`PMC_DB`, else `<data>/pmc.sqlite`)."""
-    return Path(os.environ.get("PMC_DB") or data_dir() / "pmc.sqlite")
+def default_db_path() -> Path | str:
+    """The annotation store: `PMC_DB` (an SQLite path, or a `postgresql://` URL kept as a string),
+    else `<data>/pmc.sqlite`."""
+    value = os.environ.get("PMC_DB")
+    if value and value.split("://", 1)[0].lower().startswith("postgres") and "://" in value:
+        return value
+    return Path(value or data_dir() / "pmc.sqlite")
+
+
+def store_key(db: str | Path) -> str:
+    """One spelling of a store for caches and locks: a URL as given, a path resolved."""
+    if isinstance(db, str) and "://" in db:
+        return db
+    return str(Path(db).resolve())
 
 
 def fsync_directory(path: Path) -> None:

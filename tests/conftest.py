@@ -1,5 +1,10 @@
 """Shared fixtures: project paths, and a tiny bootstrapped workspace for the jobs and the session.
 
+`store_target` is where a store test's store lives, once per backend: an SQLite file in
+`tmp_path`, and a fresh schema of the PostgreSQL server named by `PMC_TEST_PG_DSN` (which
+`.ci/run` starts). The postgres case skips only when no DSN is set — except under CI, where it
+fails, so CI always runs both.
+
 `ready` bootstraps once per test module (a small gold subset, no cross-validation, so it takes a
 second or two): two seed documents and a sixth of the codebook examples are gold, the other
 three seed documents (54 paragraphs) stay unlabelled for the queue.
@@ -8,6 +13,8 @@ three seed documents (54 paragraphs) stay unlabelled for the queue.
 from __future__ import annotations
 
 import io
+import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,6 +40,56 @@ def make_workspace(folder: Path, **options: object) -> tuple[Path, Path, dict]:
     db, registry = folder / "pmc.sqlite", folder / "models"
     report = bootstrap(db, registry=registry, gold=small_gold(), cv_repeats=0, **options)
     return db, registry, report
+
+
+PG_DSN = os.environ.get("PMC_TEST_PG_DSN", "")
+
+
+def pg_schema_url(dsn: str, schema: str) -> str:
+    """The DSN with `search_path` set to `schema` (libpq's `options` in the URL)."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}options=-csearch_path%3D{schema}"
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path):
+    """An empty store location on each backend: a path, or a URL with its own schema."""
+    if request.param == "sqlite":
+        yield tmp_path / "pmc.sqlite"
+        return
+    if not PG_DSN:
+        if os.environ.get("CI"):
+            pytest.fail("CI must test PostgreSQL too: PMC_TEST_PG_DSN is not set (.ci/run starts a server)")
+        pytest.skip("no PostgreSQL server: set PMC_TEST_PG_DSN (see .ci/postgres.sh)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    pg_admin(f"CREATE SCHEMA {schema}")
+    try:
+        yield pg_schema_url(PG_DSN, schema)
+    finally:
+        pg_admin(f"DROP SCHEMA {schema} CASCADE")
+
+
+def raw_execute(target: Path | str, sql: str) -> None:
+    """Run one statement on a store behind pmc's back (to check what the database itself refuses)."""
+    if isinstance(target, str):
+        import psycopg
+
+        with psycopg.connect(target.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+            conn.execute(sql)
+        return
+    import sqlite3
+
+    conn = sqlite3.connect(target)
+    try:
+        conn.execute(sql)
+    finally:
+        conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,12 @@ the one that counts. Nothing here updates or deletes an answer (triggers refuse 
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import LabelDataError, StaleAnswerError
-from .connection import Store, _json, _now, _read, _select_for_ids, _write
+from .connection import NO_LIMIT, Store, _json, _now, _read, _select_for_ids, _write, retrying
 from .documents import _require_paragraph
 from .records import (
     _ANSWER_COLUMNS, _GOLD_COLUMNS, ANSWERS, Answer, GoldDecision, _answer, _check_name, _gold, _labels,
@@ -22,6 +21,7 @@ __all__ = ["record_answer", "import_answers", "all_answers", "answers_by", "last
            "history", "latest_answers", "answer_count"]
 
 
+@retrying
 def record_answer(
     store: Store,
     paragraph_id: str,
@@ -56,27 +56,30 @@ def record_answer(
     scores_json = _json(dict(scores)) if scores is not None else None
     with _write(store) as conn:
         _require_paragraph(conn, store, paragraph_id)
-        if token is not None:
-            _check_token(conn, paragraph_id, annotator, token)
-        cursor = conn.execute(
+        # Ending the claim and checking its token are one statement: two saves racing with the
+        # same token cannot both see it (the second finds no row on either backend).
+        ended = conn.execute(
+            "DELETE FROM claims WHERE paragraph_id = ? AND annotator = ?"
+            + (" RETURNING 1" if token is None else " AND token = ? RETURNING 1"),
+            (paragraph_id, annotator) if token is None else (paragraph_id, annotator, token),
+        ).fetchall()
+        if token is not None and not ended:
+            _stale(conn, paragraph_id, annotator)
+        new_id = conn.execute(
             """INSERT INTO annotations
                 (paragraph_id, annotator, answer, labels, model_version, scores, note, created_at, source)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             (paragraph_id, annotator, answer, _json(list(checked)), model_version, scores_json,
              note or "", _now(), source or "app"),
-        )
-        conn.execute(
-            "DELETE FROM claims WHERE paragraph_id = ? AND annotator = ?", (paragraph_id, annotator)
-        )
-    return int(cursor.lastrowid)
+        ).fetchall()[0][0]
+    return int(new_id)
 
 
-def _check_token(conn: Any, paragraph_id: str, annotator: str, token: str) -> None:
+def _stale(conn: Any, paragraph_id: str, annotator: str) -> None:
+    """Say why an answer's token no longer holds (the transaction then rolls back)."""
     held = conn.execute(
         "SELECT paragraph_id, token FROM claims WHERE annotator = ?", (annotator,)
     ).fetchone()
-    if held is not None and held[0] == paragraph_id and held[1] == token:
-        return
     last = conn.execute(
         "SELECT paragraph_id FROM annotations WHERE annotator = ? ORDER BY id DESC LIMIT 1", (annotator,)
     ).fetchone()
@@ -145,7 +148,7 @@ def answers_by(store: Store, annotator: str, *, limit: int | None = None) -> lis
             f"""SELECT {_ANSWER_COLUMNS} FROM annotations WHERE id IN (
                 SELECT MAX(id) FROM annotations WHERE annotator = ? GROUP BY paragraph_id)
             ORDER BY id DESC LIMIT ?""",
-            (annotator, -1 if limit is None else limit),
+            (annotator, NO_LIMIT if limit is None else limit),
         ).fetchall()
     return [_answer(row) for row in rows]
 
@@ -199,7 +202,7 @@ def latest_answers(
         return _latest_answers(conn, None if paragraph_ids is None else list(paragraph_ids))
 
 
-def _latest_answers(conn: sqlite3.Connection, ids: list[str] | None) -> dict[str, dict[str, Answer]]:
+def _latest_answers(conn: Any, ids: list[str] | None) -> dict[str, dict[str, Answer]]:
     query = f"""SELECT {_ANSWER_COLUMNS} FROM annotations WHERE id IN (
         SELECT MAX(id) FROM annotations {{where}} GROUP BY paragraph_id, annotator) ORDER BY id"""
     rows = _select_for_ids(conn, query, ids)

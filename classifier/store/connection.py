@@ -1,44 +1,61 @@
-"""The store's connection: opening (SQLite, WAL), transactions, errors, and SQL conventions.
+"""The store's connection: opening (SQLite file or PostgreSQL URL), transactions, errors, SQL conventions.
 
-`open_store()` is the one place a connection is made and the SQL dialect's settings live
-(journal mode, synchronous, busy timeout, foreign keys); `_write()` is a short `BEGIN IMMEDIATE`
-transaction, `_read()` a snapshot. SQLite errors become one-line `StoreError`s here. The other
-store modules only run statements inside these two context managers.
+`open_store()` is the one place a connection is made. A path opens SQLite (WAL, synchronous
+FULL, busy timeout, foreign keys: its settings live here); a `postgresql://` URL opens the team
+backend (`store.postgres`, where everything PostgreSQL-specific lives). Both speak the same SQL
+(`?` and `:name` placeholders, `ON CONFLICT`, `RETURNING`). `_write()` is a short write
+transaction (`BEGIN IMMEDIATE` on SQLite), `_read()` a snapshot; driver errors become one-line
+`StoreError`s here, and `retrying()` reruns a write that lost a race for a lock. The other store
+modules only run statements inside these context managers.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import random
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import StoreError
 from ..labels.taxonomy import Taxonomy, load_taxonomy
 from ..paths import default_db_path
+from . import postgres
 from .schema import check_is_pmc_store, migrate
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "open_store", "retrying"]
 
 _CHUNK = 500  # ids per `IN (...)` query
+NO_LIMIT = 2**62  # LIMIT for "all rows" that both dialects accept
 
 
 class Store:
-    """An open annotation store. Use `open_store()`; close it, or use it as a context manager."""
+    """An open annotation store. Use `open_store()`; close it, or use it as a context manager.
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, taxonomy: Taxonomy) -> None:
+    `path` names the store in messages: the SQLite file, or the URL without its password.
+    `dialect` is `sqlite` or `postgresql`; `target` is what was opened (path, or the full URL).
+    """
+
+    def __init__(self, path: Path | str, conn: Any, taxonomy: Taxonomy, *, dialect: str = "sqlite",
+                 target: str | Path | None = None) -> None:
         self.path = path
         self.taxonomy = taxonomy
+        self.dialect = dialect
+        self.target = target if target is not None else path
         self._conn = conn
         self._lock = threading.RLock()
 
     @property
     def schema_version(self) -> int:
         with self._lock:
+            if self.dialect == "postgresql":
+                return int(postgres.read_version(self._conn) or 0)
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
@@ -61,11 +78,15 @@ def open_store(
 ) -> Store:
     """Open (creating and migrating as needed) the store at `path`, default `default_db_path()`.
 
-    `timeout` is how long a write waits for another process's write to finish (busy_timeout).
-    `create=False` (commands that only read) refuses a store that does not exist yet instead of
-    making an empty one — a mistyped `--db` must not look like a store with nothing in it.
+    `path` is an SQLite file or a `postgresql://user:pass@host:port/db` URL. `timeout` is how
+    long a write waits for another's write to finish. `create=False` (commands that only read)
+    refuses a store that does not exist yet instead of making an empty one — a mistyped `--db`
+    must not look like a store with nothing in it.
     """
-    path = Path(path) if path is not None else default_db_path()
+    target = path if path is not None else default_db_path()
+    if postgres.is_url(str(target)):
+        return _open_postgres(str(target), taxonomy=taxonomy, timeout=timeout, create=create)
+    path = Path(target)
     if not create and not path.exists():
         raise StoreError(f"{path}: no pmc store here; check --db (or PMC_DB), or ingest documents first")
     if path.is_dir():
@@ -100,7 +121,37 @@ def open_store(
     return Store(path, conn, taxonomy or load_taxonomy())
 
 
-def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
+def _open_postgres(url: str, *, taxonomy: Taxonomy | None, timeout: float, create: bool) -> Store:
+    from .schema import migrate_postgres
+
+    name = postgres.redact(url)
+    conn = postgres.connect(url, timeout=timeout)
+    try:
+        version = postgres.read_version(conn)
+        if version is None:
+            raise StoreError(f"{name} is a PostgreSQL database but not a pmc store (it has other tables); "
+                             f"pass another database in the URL")
+        if version == 0 and not create:
+            raise StoreError(f"{name}: no pmc store here yet; run `pmc db init` or ingest documents first")
+        migrate_postgres(conn, name)
+    except BaseException as exc:
+        conn.close()
+        if isinstance(exc, StoreError) or not _is_pg_error(exc):
+            raise
+        raise postgres.store_error(name, exc) from None
+    return Store(name, conn, taxonomy or load_taxonomy(), dialect="postgresql", target=url)
+
+
+def _is_pg_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("psycopg")
+
+
+class BusyError(StoreError):
+    """A write lost a race for a lock (SQLite busy, PostgreSQL serialisation failure, deadlock or
+    lock timeout); `retrying()` reruns the write."""
+
+
+def _sqlite_error(path: Path | str, exc: sqlite3.Error) -> StoreError:
     message = str(exc)
     if "not a database" in message:
         return StoreError(
@@ -111,7 +162,7 @@ def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
             f"{path} is damaged ({message}); restore it from a backup or pass another --db"
         )
     if "locked" in message or "busy" in message:
-        return StoreError(
+        return BusyError(
             f"{path} is locked by another process ({message}); close other pmc sessions or retry"
         )
     if "readonly" in message or "read-only" in message:
@@ -121,50 +172,99 @@ def _sqlite_error(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"{path}: store error ({message})")
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def _driver_error(store: Store, exc: BaseException) -> StoreError | None:
+    """The StoreError for a driver error, or None when `exc` is not one (let it through)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return _sqlite_error(store.path, exc)
+    if isinstance(exc, sqlite3.IntegrityError) and store.dialect == "sqlite":
+        return StoreError(f"{store.path}: {exc}") if "append-only" in str(exc) else None
+    if _is_pg_error(exc):
+        error = postgres.store_error(str(store.path), exc)
+        return BusyError(str(error)) if postgres.is_retryable(exc) else error
+    return None
+
+
+def _rollback(conn: Any) -> None:
     """Roll back if a transaction is open; never let a failed ROLLBACK hide the error that caused it
     (after "database or disk is full" SQLite may have rolled back already)."""
     try:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-    except sqlite3.Error:
+    except Exception:  # noqa: BLE001 - the original error is the one to report
         pass
 
 
 @contextmanager
-def _write(store: Store) -> Iterator[sqlite3.Connection]:
-    """A short write transaction taken with `BEGIN IMMEDIATE` (waits up to busy_timeout)."""
+def _write(store: Store) -> Iterator[Any]:
+    """A short write transaction (`BEGIN IMMEDIATE` on SQLite: waits up to busy_timeout)."""
     with store._lock:
         conn = store._conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise _sqlite_error(store.path, exc) from None
+            conn.execute("BEGIN IMMEDIATE" if store.dialect == "sqlite" else "BEGIN")
+        except Exception as exc:
+            error = _driver_error(store, exc) or (_sqlite_error(store.path, exc) if isinstance(exc, sqlite3.Error) else None)
+            if error is None:
+                raise
+            raise error from None
         try:
             yield conn
-        except sqlite3.OperationalError as exc:
+        except BaseException as exc:
             _rollback(conn)
-            raise _sqlite_error(store.path, exc) from None
-        except BaseException:
-            _rollback(conn)
-            raise
+            error = _driver_error(store, exc) if isinstance(exc, Exception) else None
+            if error is None:
+                raise
+            raise error from None
         try:
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except Exception as exc:
             _rollback(conn)
-            raise _sqlite_error(store.path, exc) from None
+            error = _driver_error(store, exc) or StoreError(f"{store.path}: commit failed ({exc})")
+            raise error from None
 
 
 @contextmanager
-def _read(store: Store) -> Iterator[sqlite3.Connection]:
+def _read(store: Store) -> Iterator[Any]:
     """A read snapshot: every query inside sees the same committed state."""
     with store._lock:
         conn = store._conn
-        conn.execute("BEGIN")
+        try:
+            conn.execute("BEGIN" if store.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        except Exception as exc:
+            error = _driver_error(store, exc)
+            if error is None:
+                raise
+            raise error from None
         try:
             yield conn
-        finally:
-            conn.execute("COMMIT")
+        except BaseException as exc:
+            _rollback(conn)
+            error = _driver_error(store, exc) if isinstance(exc, Exception) else None
+            if error is None:
+                raise
+            raise error from None
+        conn.execute("COMMIT")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+_ATTEMPTS = 5
+
+
+def retrying(function: F) -> F:
+    """Rerun a write (a whole `_write` transaction) that failed with `BusyError`: up to five
+    attempts with jittered backoff, then the last error (one line, exit code 7) goes up."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(_ATTEMPTS):
+            try:
+                return function(*args, **kwargs)
+            except BusyError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * (2**attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _now() -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,7 +41,7 @@ def _hash_keys(pid: str) -> tuple[float, float]:
     )
 
 
-def _require_paragraph(conn: sqlite3.Connection, store: Store, pid: str) -> None:
+def _require_paragraph(conn: Any, store: Store, pid: str) -> None:
     if conn.execute("SELECT 1 FROM paragraphs WHERE paragraph_id = ?", (pid,)).fetchone() is None:
         raise StoreError(
             f"{store.path}: unknown paragraph id {pid!r}; ingest its document first"
@@ -95,20 +94,20 @@ def ingest_paragraphs(
     return {"documents": len(docs), "paragraphs": len(paragraphs), "new": new, "existing": len(paragraphs) - new}
 
 
-def _upsert_document(conn: sqlite3.Connection, doc_id: str, *, title: str, source: str, fmt: str) -> None:
+def _upsert_document(conn: Any, doc_id: str, *, title: str, source: str, fmt: str) -> None:
     if not doc_id:
         raise StoreError("a paragraph has an empty document id; give every paragraph its `doc`")
     conn.execute(
         """INSERT INTO documents (doc_id, title, source, format, added_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (doc_id) DO UPDATE SET
-            title = CASE WHEN excluded.title != '' THEN excluded.title ELSE title END,
-            source = CASE WHEN excluded.source != '' THEN excluded.source ELSE source END,
-            format = CASE WHEN excluded.format != '' THEN excluded.format ELSE format END""",
+            title = CASE WHEN excluded.title != '' THEN excluded.title ELSE documents.title END,
+            source = CASE WHEN excluded.source != '' THEN excluded.source ELSE documents.source END,
+            format = CASE WHEN excluded.format != '' THEN excluded.format ELSE documents.format END""",
         (doc_id, title or "", source or "", fmt or "", _now()),
     )
 
 
-def _merge_meta(conn: sqlite3.Connection, doc_id: str, meta: Mapping[str, Any]) -> None:
+def _merge_meta(conn: Any, doc_id: str, meta: Mapping[str, Any]) -> None:
     row = conn.execute("SELECT meta FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
     merged = {**json.loads(row[0] if row else "{}"), **{k: v for k, v in meta.items() if v not in (None, "")}}
     conn.execute("UPDATE documents SET meta = ? WHERE doc_id = ?", (_json(merged), doc_id))
@@ -164,17 +163,17 @@ def document_meta(store: Store, doc_ids: Iterable[str] | None = None) -> dict[st
     return {doc: json.loads(meta) for doc, meta in rows}
 
 
-def _insert_paragraph(conn: sqlite3.Connection, pid: str, text: str, lang: str, now: str) -> bool:
+def _insert_paragraph(conn: Any, pid: str, text: str, lang: str, now: str) -> bool:
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO paragraphs (paragraph_id, text, lang, overlap_key, shuffle_key, added_at, search_key) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO paragraphs (paragraph_id, text, lang, overlap_key, shuffle_key, added_at, search_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (pid, text, lang, *_hash_keys(pid), now, search_key(text)),
     )
     return cursor.rowcount == 1
 
 
 def _insert_paragraphs(
-    conn: sqlite3.Connection,
+    conn: Any,
     store: Store,
     paragraphs: Sequence[Paragraph],
     *,
@@ -300,5 +299,5 @@ def list_documents(store: Store) -> list[tuple]:
             """SELECT d.doc_id, d.title, d.format, d.added_at, COUNT(pos.position),
                 (SELECT title FROM positions WHERE doc_id = d.doc_id ORDER BY position LIMIT 1)
             FROM documents d LEFT JOIN positions pos ON pos.doc_id = d.doc_id
-            GROUP BY d.doc_id ORDER BY d.seq"""
+            GROUP BY d.seq, d.doc_id, d.title, d.format, d.added_at ORDER BY d.seq"""
         ).fetchall()

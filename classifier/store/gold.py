@@ -7,7 +7,6 @@ annotator labels nobody disputes.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -55,12 +54,12 @@ def set_gold(
         else:
             first = conn.execute(_FIRST_POSITION + " WHERE p.paragraph_id = ?", (paragraph_id,)).fetchone()
             doc, index, lang, group, extra = first[3] or "", first[4] or 0, first[2], "", {}
-        cursor = conn.execute(
-            _GOLD_INSERT,
+        new_id = conn.execute(
+            _GOLD_INSERT + " RETURNING id",
             (paragraph_id, _json(list(checked)), reviewer, annotator if annotator is not None else reviewer,
              source, note or "", group, doc, index, lang, _json(extra), _now()),
-        )
-    return int(cursor.lastrowid)
+        ).fetchall()[0][0]
+    return int(new_id)
 
 
 def _check_source(source: str, *, where: str) -> None:
@@ -74,7 +73,7 @@ def latest_gold(store: Store, paragraph_ids: Iterable[str] | None = None) -> dic
         return _latest_gold(conn, None if paragraph_ids is None else list(paragraph_ids))
 
 
-def _latest_gold(conn: sqlite3.Connection, ids: list[str] | None) -> dict[str, GoldDecision]:
+def _latest_gold(conn: Any, ids: list[str] | None) -> dict[str, GoldDecision]:
     query = f"""SELECT {_GOLD_COLUMNS} FROM gold WHERE id IN (
         SELECT MAX(id) FROM gold {{where}} GROUP BY paragraph_id)"""
     return {row[1]: _gold(row) for row in _select_for_ids(conn, query, ids)}
@@ -124,12 +123,13 @@ def import_gold(
             if row.doc:
                 title = row.extra.get("title") if isinstance(row.extra.get("title"), str) else ""
                 conn.execute(
-                    "INSERT OR IGNORE INTO documents (doc_id, title, source, format, added_at) "
-                    "VALUES (?, ?, '', '', ?)",
+                    "INSERT INTO documents (doc_id, title, source, format, added_at) "
+                    "VALUES (?, ?, '', '', ?) ON CONFLICT DO NOTHING",
                     (row.doc, title, now),
                 )
                 conn.execute(
-                    "INSERT OR IGNORE INTO positions (doc_id, position, paragraph_id, title) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO positions (doc_id, position, paragraph_id, title) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
                     (row.doc, row.index, row.id, title),
                 )
             identity = _gold_identity(
@@ -189,7 +189,7 @@ def gold_rows(store: Store) -> list[LabelledParagraph]:
     return export_gold(store, include_labelled=True)
 
 
-def _labelled_rows(store: Store, conn: sqlite3.Connection) -> list[LabelledParagraph]:
+def _labelled_rows(store: Store, conn: Any) -> list[LabelledParagraph]:
     latest = _latest_answers(conn, None)
     gold = {r[0] for r in conn.execute("SELECT DISTINCT paragraph_id FROM gold")}
     candidates = [pid for pid in latest if pid not in gold]

@@ -77,8 +77,9 @@ def write_scores(
     ]
     with _write(store) as conn:
         conn.executemany(
-            "INSERT OR REPLACE INTO scores (model_version, paragraph_id, scores, uncertainty) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO scores (model_version, paragraph_id, scores, uncertainty) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (model_version, paragraph_id) DO UPDATE SET scores = excluded.scores, "
+            "uncertainty = excluded.uncertainty",
             data,
         )
     return len(data)

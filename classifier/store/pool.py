@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..text.normalize import search_key
-from .connection import Store, _chunks, _in, _now, _read, _write
+from .connection import NO_LIMIT, Store, _chunks, _in, _now, _read, _write, retrying
 from .documents import get_paragraphs
 from .records import Claim, Pool, _check_name
 
@@ -43,8 +43,8 @@ _ELIGIBLE = """
 def _pool_params(pool: Pool) -> dict[str, Any]:
     return {
         "annotator": pool.annotator,
-        "include_gold": int(pool.include_gold),
-        "include_codebook": int(pool.include_codebook),
+        "include_gold": bool(pool.include_gold),
+        "include_codebook": bool(pool.include_codebook),
         "now": _now(),
         "overlap": pool.overlap,
         "overlap_annotators": pool.overlap_annotators,
@@ -63,7 +63,7 @@ def _eligible(terms: Sequence[str]) -> tuple[str, dict[str, str]]:
         return _ELIGIBLE, {}
     params = {f"term{i}": key for i, key in enumerate(keys)}
     test = " OR ".join(f"instr(p.search_key, :{name}) > 0" for name in params)
-    return f"(CASE WHEN {_ELIGIBLE} THEN ({test}) ELSE 0 END)", params
+    return f"(CASE WHEN {_ELIGIBLE} THEN ({test}) ELSE false END)", params
 
 
 def pool_count(store: Store, pool: Pool, *, terms: Sequence[str] = ()) -> int:
@@ -98,7 +98,7 @@ def pool_ids(
     checks word boundaries itself).
     """
     eligible, extra = _eligible(terms)
-    params = {**_pool_params(pool), **extra, "limit": -1 if limit is None else limit, "offset": offset}
+    params = {**_pool_params(pool), **extra, "limit": NO_LIMIT if limit is None else limit, "offset": offset}
     with _read(store) as conn:
         if order == "shuffled":
             query = f"""SELECT p.paragraph_id, NULL FROM paragraphs p
@@ -106,7 +106,7 @@ def pool_ids(
                 ORDER BY p.shuffle_key LIMIT :limit OFFSET :offset"""
             rows = conn.execute(query.format(op=">="), {**params, "start": start}).fetchall()
             if limit is None or len(rows) < limit:
-                rest = -1 if limit is None else limit - len(rows)
+                rest = NO_LIMIT if limit is None else limit - len(rows)
                 rows += conn.execute(
                     query.format(op="<"), {**params, "start": start, "limit": rest, "offset": 0}
                 ).fetchall()
@@ -159,18 +159,26 @@ def pool_filter(store: Store, pool: Pool, paragraph_ids: Sequence[str]) -> list[
     return [pid for pid in paragraph_ids if pid in keep]
 
 
-def _new_claim(conn: Any, paragraph_id: str, annotator: str, seconds: float) -> Claim:
-    claim = Claim(paragraph_id, annotator, secrets.token_urlsafe(12), _in(seconds))
-    # One claim per annotator: a new one (another tab, Back) replaces the previous one, whose
-    # token then no longer saves anything.
+def _take(conn: Any, annotator: str, seconds: float) -> None:
+    """An annotator holds one claim: a new one (another tab, Back) ends the previous one, whose
+    token then no longer saves anything."""
     conn.execute("DELETE FROM claims WHERE annotator = ?", (annotator,))
-    conn.execute(
-        "INSERT INTO claims (paragraph_id, annotator, token, expires_at) VALUES (?, ?, ?, ?)",
-        (claim.paragraph_id, claim.annotator, claim.token, claim.expires_at),
-    )
-    return claim
 
 
+# One conditional statement takes a queue claim: the row is inserted only if the paragraph is
+# in the pool, and an existing claim on it is taken over only if it is the annotator's own or
+# expired. Two sessions racing for one paragraph: the partial unique index makes the second
+# wait for the first, then its WHERE fails and it gets no row back — on SQLite and PostgreSQL.
+_CLAIM = f"""INSERT INTO claims (paragraph_id, annotator, token, expires_at, kind)
+    SELECT :pid, :annotator, :token, :expires, 'queue' FROM paragraphs p
+    WHERE p.paragraph_id = :pid AND {_ELIGIBLE}
+    ON CONFLICT (paragraph_id) WHERE kind = 'queue' DO UPDATE SET annotator = excluded.annotator,
+        token = excluded.token, expires_at = excluded.expires_at
+    WHERE claims.annotator = excluded.annotator OR claims.expires_at <= :now
+    RETURNING paragraph_id, annotator, token, expires_at"""
+
+
+@retrying
 def claim_paragraph(
     store: Store, pool: Pool, paragraph_id: str, *, seconds: float = DEFAULT_CLAIM_SECONDS
 ) -> Claim | None:
@@ -183,19 +191,21 @@ def claim_paragraph(
     params = _pool_params(pool)
     with _write(store) as conn:
         conn.execute("DELETE FROM claims WHERE expires_at <= ?", (params["now"],))
-        ok = conn.execute(
-            f"SELECT 1 FROM paragraphs p WHERE p.paragraph_id = :pid AND {_ELIGIBLE}",
-            {**params, "pid": paragraph_id},
-        ).fetchone()
-        if ok is None:
-            return None
-        return _new_claim(conn, paragraph_id, pool.annotator, seconds)
+        _take(conn, pool.annotator, seconds)
+        rows = conn.execute(
+            _CLAIM,
+            {**params, "pid": paragraph_id, "token": secrets.token_urlsafe(12), "expires": _in(seconds)},
+        ).fetchall()
+    return Claim(*rows[0]) if rows else None
 
 
+@retrying
 def claim_for_revision(
     store: Store, annotator: str, paragraph_id: str, *, seconds: float = DEFAULT_CLAIM_SECONDS
 ) -> Claim:
-    """Claim a paragraph the annotator has already answered, to change that answer (Back)."""
+    """Claim a paragraph the annotator has already answered, to change that answer (Back).
+
+    A revision claim does not take the paragraph off other annotators' queues' claims."""
     annotator = _check_name(annotator, what="annotator")
     with _write(store) as conn:
         answered = conn.execute(
@@ -207,7 +217,13 @@ def claim_for_revision(
                 f"{annotator!r} has no answer on paragraph {paragraph_id} to change; "
                 f"label it from the queue instead"
             )
-        return _new_claim(conn, paragraph_id, annotator, seconds)
+        _take(conn, annotator, seconds)
+        claim = Claim(paragraph_id, annotator, secrets.token_urlsafe(12), _in(seconds))
+        conn.execute(
+            "INSERT INTO claims (paragraph_id, annotator, token, expires_at, kind) VALUES (?, ?, ?, ?, 'revision')",
+            (claim.paragraph_id, claim.annotator, claim.token, claim.expires_at),
+        )
+    return claim
 
 
 def current_claim(store: Store, annotator: str) -> Claim | None:

@@ -4,6 +4,10 @@
 missing ones inside one write transaction. `PRAGMA application_id` marks a file as a pmc store,
 so pmc never writes into another application's database. Answers and gold are append-only:
 triggers refuse UPDATE and DELETE.
+
+A PostgreSQL store starts at the current version: `migrate_postgres()` creates the whole schema
+(`store.postgres.create_schema`) in an empty database under an advisory lock, and later
+migrations will be added to `_PG_MIGRATIONS` beside their SQLite twins.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "APPLICATION_ID", "migrate", "check_is_pmc_store"]
+__all__ = ["SCHEMA_VERSION", "APPLICATION_ID", "migrate", "migrate_postgres", "check_is_pmc_store"]
 
 APPLICATION_ID = 0x504D4331  # "PMC1" in the SQLite header: marks a file as a pmc store
 
@@ -152,7 +156,53 @@ def _migration_4(conn: sqlite3.Connection) -> None:
     )
 
 
-_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+def _migration_5(conn: sqlite3.Connection) -> None:
+    """Teams. A queue claim is unique per paragraph (a partial unique index), so one conditional
+    INSERT ... ON CONFLICT takes it — no check-then-insert race on any backend; a revision claim
+    (Back) does not block the queue; `users` holds who may do what (roles);
+    `events` is an append-only log of who retrained, promoted, rolled back and managed users."""
+    conn.execute("DROP TABLE claims")
+    conn.execute(
+        """CREATE TABLE claims (
+            paragraph_id TEXT NOT NULL REFERENCES paragraphs(paragraph_id),
+            annotator TEXT NOT NULL UNIQUE,
+            token TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'queue' CHECK (kind IN ('queue', 'revision')),
+            PRIMARY KEY (paragraph_id, annotator)
+        )"""
+    )
+    conn.execute("CREATE UNIQUE INDEX claims_one_queue_claim ON claims(paragraph_id) WHERE kind = 'queue'")
+    conn.execute(
+        """CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('annotator', 'reviewer', 'admin')),
+            display_name TEXT NOT NULL DEFAULT '',
+            disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        )"""
+    )
+    for action in ("UPDATE", "DELETE"):
+        conn.execute(
+            f"""CREATE TRIGGER events_append_only_{action.lower()} BEFORE {action} ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only: add a new row instead'); END"""
+        )
+
+
+_MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5,
+]
 
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -200,4 +250,41 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        raise
+
+
+# PostgreSQL stores begin at version 5 (the schema as `create_schema` writes it); a migration
+# added after 5 goes here as {version: function(conn)} beside its SQLite twin in `_MIGRATIONS`.
+_PG_FIRST_VERSION = 5
+_PG_MIGRATIONS: dict[int, Callable[[object], None]] = {}
+_PG_LOCK = 0x504D4331  # advisory lock id: one process migrates at a time
+
+
+def migrate_postgres(conn: object, name: str) -> None:
+    """Create or upgrade the schema of a PostgreSQL store (inside one transaction)."""
+    from . import postgres
+
+    version = postgres.read_version(conn)  # type: ignore[arg-type]
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN")  # type: ignore[attr-defined]
+    try:
+        conn.execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")  # type: ignore[attr-defined]
+        version = postgres.read_version(conn)  # type: ignore[arg-type]
+        if version is None:
+            raise StoreError(f"{name} is a PostgreSQL database but not a pmc store; pass another database")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{name} has store schema version {version}, but this pmc only knows up to "
+                f"{SCHEMA_VERSION}; upgrade pmc (pip install -U policy-measure-classifier)"
+            )
+        if version == 0:
+            postgres.create_schema(conn, _PG_FIRST_VERSION)  # type: ignore[arg-type]
+            version = _PG_FIRST_VERSION
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            _PG_MIGRATIONS[number](conn)
+            postgres.set_version(conn, number)  # type: ignore[arg-type]
+        conn.execute("COMMIT")  # type: ignore[attr-defined]
+    except BaseException:
+        conn.execute("ROLLBACK")  # type: ignore[attr-defined]
         raise

@@ -34,8 +34,9 @@ TEXTS = [
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with S.open_store(tmp_path / "pmc.sqlite") as opened:
+def store(store_target):
+    """A fresh store on each backend (SQLite, and PostgreSQL when a server is configured)."""
+    with S.open_store(store_target) as opened:
         yield opened
 
 
@@ -293,8 +294,8 @@ def _claim_and_answer(path: str, annotator: str, queue) -> None:
             S.record_answer(own, item.paragraph_id, annotator=annotator, answer="accept", labels=[])
 
 
-def test_concurrent_sessions_never_get_the_same_paragraph(tmp_path):
-    path = tmp_path / "pmc.sqlite"
+def test_concurrent_sessions_never_get_the_same_paragraph(store_target):
+    path = store_target
     with S.open_store(path) as setup:
         ids = _add(setup, [f"Paragraph {i} for the crowd." for i in range(60)])
     context = multiprocessing.get_context("fork")

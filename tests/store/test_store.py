@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from classifier import store as S
 from classifier.store import schema
 from classifier.text.segmenter import segment
-from classifier.errors import LabelDataError, StoreError
+from classifier.errors import LabelDataError, StaleAnswerError, StoreError
 from classifier.labels.gold import LabelledParagraph, load_labelled, write_labelled
 from classifier.text.paragraph import Paragraph, paragraph_id
 from classifier.text.reader import Document
 from classifier.labels.taxonomy import load_taxonomy
+from conftest import raw_execute
 
 LABELS = load_taxonomy().label_ids
 DOC_A = Document(
@@ -29,8 +30,9 @@ DOC_B = Document(id="doc-b", title="Report B", text="An unrelated opening line.\
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with S.open_store(tmp_path / "pmc.sqlite") as opened:
+def store(store_target):
+    """A fresh store on each backend (SQLite, and PostgreSQL when a server is configured)."""
+    with S.open_store(store_target) as opened:
         yield opened
 
 
@@ -52,10 +54,10 @@ def test_a_new_store_is_wal_and_at_the_current_schema_version(tmp_path):
     S.open_store(path).close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == S.SCHEMA_VERSION == 5
     conn.close()
     with S.open_store(path) as again:  # reopening migrates nothing and keeps working
-        assert again.schema_version == 4
+        assert again.schema_version == 5
 
 
 def test_the_default_path_comes_from_pmc_db(tmp_path, monkeypatch):
@@ -100,7 +102,7 @@ def test_a_newer_schema_asks_to_upgrade_pmc(tmp_path):
     with pytest.raises(StoreError) as caught:
         S.open_store(path)
     assert str(caught.value) == (
-        f"{path} has store schema version 99, but this pmc only knows up to 4; "
+        f"{path} has store schema version 99, but this pmc only knows up to 5; "
         f"upgrade pmc (pip install -U policy-measure-classifier)"
     )
 
@@ -136,7 +138,7 @@ def test_a_first_version_store_migrates_to_search_keys_and_one_record_of_the_act
             conn.execute("INSERT INTO annotations (paragraph_id, annotator, answer, labels, created_at) "
                          "VALUES ('p1', 'ann', 'accept', '[]', 'now')")
     with S.open_store(path) as migrated:
-        assert migrated.schema_version == S.SCHEMA_VERSION == 4
+        assert migrated.schema_version == S.SCHEMA_VERSION == 5
         key = migrated._conn.execute("SELECT search_key FROM paragraphs").fetchone()[0]
         assert key == "border police 边检站"
         assert S.list_model_versions(migrated) == [{"version": "v1", "path": "x", "card": {}, "registered_at": "now"}]
@@ -177,7 +179,7 @@ def test_ingest_paragraphs_keeps_section_and_speaker_and_checks_ids(store):
 # --- answers ---------------------------------------------------------------------------------
 
 
-def test_answers_are_append_only(store, tmp_path):
+def test_answers_are_append_only(store, store_target):
     [pid] = _add(store, "Border police stepped up patrols.")
     first_id = S.record_answer(store, pid, annotator="alice", answer="accept", labels=["border_patrol"])
     [first] = S.annotations_for(store, pid)
@@ -186,12 +188,17 @@ def test_answers_are_append_only(store, tmp_path):
     assert [r.id for r in rows] == [first_id, second_id]
     assert rows[0] == first
     assert (rows[1].labels, rows[1].note) == ((), "changed my mind")
-    conn = sqlite3.connect(tmp_path / "pmc.sqlite")
-    with pytest.raises(sqlite3.IntegrityError, match="annotations are append-only"):
-        conn.execute("UPDATE annotations SET labels = '[]'")
-    with pytest.raises(sqlite3.IntegrityError, match="annotations are append-only"):
-        conn.execute("DELETE FROM annotations")
-    conn.close()
+    S.set_gold(store, pid, labels=["border_patrol"], reviewer="rita")
+    refused = [(f"UPDATE {t} SET note = 'edited'", t) for t in ("annotations", "gold")]
+    refused += [(f"DELETE FROM {t}", t) for t in ("annotations", "gold")]
+    if store.dialect == "postgresql":  # TRUNCATE fires no row trigger; its own trigger refuses it
+        refused += [("TRUNCATE annotations", "annotations"), ("TRUNCATE gold", "gold"),
+                    ("TRUNCATE gold, annotations CASCADE", "gold")]
+    for statement, table in refused:
+        with pytest.raises(Exception, match=f"{table} are append-only"):
+            raw_execute(store_target, statement)
+    assert [r.id for r in S.annotations_for(store, pid)] == [first_id, second_id]
+    assert len(S.history(store, pid)) == 3
 
 
 def test_an_answer_records_who_when_what_and_the_suggestion_shown(store):
@@ -453,8 +460,8 @@ def _answer_many(path: str, annotator: str, ids: list[str], rounds: int) -> None
             S.record_answer(own, ids[n % len(ids)], annotator=annotator, answer="accept", labels=labels, note=str(n))
 
 
-def test_concurrent_writers_lose_nothing(tmp_path):
-    path = tmp_path / "pmc.sqlite"
+def test_concurrent_writers_lose_nothing(store_target):
+    path = store_target
     with S.open_store(path) as setup:
         ids = _add(setup, *(f"Paragraph number {i}." for i in range(10)))
     context = multiprocessing.get_context("fork")
@@ -470,6 +477,43 @@ def test_concurrent_writers_lose_nothing(tmp_path):
         assert sorted((a.annotator, int(a.note)) for a in rows) == sorted(
             (f"w{k}", n) for k in range(4) for n in range(50)
         )
+
+
+def test_racing_claims_on_one_paragraph_give_it_to_exactly_one_annotator(store_target):
+    """The race a check-then-insert claim loses on PostgreSQL: 8 sessions (own connections,
+    threads released in the same instant) claim the same paragraph, 30 times over."""
+    import threading
+
+    with S.open_store(store_target) as setup:
+        ids = _add(setup, *(f"Contested paragraph {i}." for i in range(30)))
+    stores = [S.open_store(store_target) for _ in range(8)]
+    try:
+        for pid in ids:
+            barrier = threading.Barrier(len(stores))
+            won: list[str] = []
+
+            def claim(k: int) -> None:
+                pool = S.Pool(annotator=f"a{k}")
+                barrier.wait()
+                if S.claim_paragraph(stores[k], pool, pid) is not None:
+                    won.append(f"a{k}")
+
+            threads = [threading.Thread(target=claim, args=(k,)) for k in range(len(stores))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            assert len(won) == 1, (pid, won)
+            assert list(S.active_claims(stores[0])) == [pid]
+        # The winner's token saves its answer once; nobody else's does.
+        holder = S.active_claims(stores[0])[ids[-1]][0]
+        claim = S.current_claim(stores[0], holder)
+        S.record_answer(stores[0], ids[-1], annotator=holder, answer="accept", labels=[], token=claim.token)
+        with pytest.raises(StaleAnswerError):
+            S.record_answer(stores[1], ids[-1], annotator=holder, answer="accept", labels=[], token=claim.token)
+    finally:
+        for opened in stores:
+            opened.close()
 
 
 def test_document_metadata_can_be_corrected_and_bad_values_are_refused(store):
