@@ -19,7 +19,7 @@ import streamlit as st
 
 from classifier.bootstrap import bootstrap
 from classifier.errors import PmcError
-from ui import common
+from ui import common, signin
 
 PAGES = (
     ("ui/label.py", "Label", ":material/label:"),
@@ -60,8 +60,11 @@ except PmcError as exc:
 
 with st.sidebar:
     st.markdown("### pmc · policy measures")
+user = signin.gate()  # nobody past this line is unknown, disabled or signed out
+with st.sidebar:
+    signin.sidebar(user)
 navigation = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0)
-                            for i, (path, title, icon) in enumerate(PAGES)])
+                            for i, (path, title, icon) in enumerate(signin.allowed_pages(user, PAGES))])
 try:
     navigation.run()
 except PmcError as exc:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus import labelled_sample, mixed_paragraphs  # noqa: E402
 from classifier import corpus, retraining  # noqa: E402
+from classifier.store.users import SYSTEM  # noqa: E402
 from classifier.annotate import session  # noqa: E402
 from classifier.workspace import Workspace  # noqa: E402
 from classifier.labels.gold import LabelledParagraph  # noqa: E402
@@ -98,18 +99,18 @@ def main() -> None:
               f"ingested in {time.perf_counter() - started:.1f} s")
 
         started = time.perf_counter()
-        card = retraining.retrain(Workspace.of(store, registry), cv_repeats=0)
+        card = retraining.retrain(Workspace.of(store, registry), by=SYSTEM, cv_repeats=0)
         retrain_s = time.perf_counter() - started
         print(f"\nretrain on {card['training_data']['size']:,} gold paragraphs (cv_repeats=0, grouped CV not "
               f"included): {retrain_s:.1f} s  [target <= 10 s: {_verdict(retrain_s, 10.0)}]")
         if args.cv:
             started = time.perf_counter()
-            retraining.retrain(Workspace.of(store, registry), cv_repeats=1)
+            retraining.retrain(Workspace.of(store, registry), by=SYSTEM, cv_repeats=1)
             print(f"retrain with 1 repeat of 5-fold grouped CV (model + 2 baselines): "
                   f"{time.perf_counter() - started:.1f} s")
 
         started = time.perf_counter()
-        promoted = retraining.promote(Workspace.of(store, registry), card["version"])
+        promoted = retraining.promote(Workspace.of(store, registry), card["version"], by=SYSTEM)
         promote_s = time.perf_counter() - started
         print(f"promote: scored {promoted['scored']:,} paragraphs into the queue cache in {promote_s:.1f} s "
               f"({promoted['scored'] / promote_s:,.0f} paragraphs/s; once per model version)")

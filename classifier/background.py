@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PmcError, StoreError
+from .paths import store_key
 from .progress import Step
 from .retraining import retrain
 from .scoring.registry import load_version
+from .store import open_store
+from .store.users import authorize
 from .workspace import Workspace
 
 __all__ = ["Job", "JobCancelled", "start_retrain", "current_job", "lock_path"]
@@ -44,6 +47,7 @@ class Job:
 
     db: str
     cv_repeats: int
+    by: str = ""
     state: str = "running"  # running, done, failed, cancelled
     stage: str = "starting"
     fraction: float = 0.0
@@ -86,15 +90,24 @@ class Job:
                 start += share
 
 
-def lock_path(db: str | Path) -> Path:
-    """The file that marks a running retrain of the store at `db`."""
+def lock_path(db: str | Path, registry: str | Path | None = None) -> Path:
+    """The file that marks a running retrain of the store at `db`: beside an SQLite file; in
+    the model registry for a PostgreSQL URL (named by a hash of the URL without its password)."""
+    if isinstance(db, str) and "://" in db:
+        import hashlib
+
+        from .scoring.registry import registry_root
+        from .store.postgres import redact
+
+        digest = hashlib.sha1(redact(db).encode()).hexdigest()[:16]
+        return registry_root(registry) / f".retrain-{digest}.lock"
     return Path(f"{db}.retrain.lock")
 
 
 def _run(job: Job, registry: str | None, lock: Path) -> None:
     try:
         with Workspace.open(job.db, registry=registry) as ws:
-            card = retrain(ws, progress=job.report, cv_repeats=job.cv_repeats)
+            card = retrain(ws, by=job.by, progress=job.report, cv_repeats=job.cv_repeats)
             # Score the store with the candidate now, so promoting it later is instant.
             ws.score_store(saved=load_version(card["version"], registry=ws.registry), progress=job.report)
         job.result, job.state, job.fraction, job.stage = card, "done", 1.0, "done"
@@ -142,24 +155,27 @@ def _take_lock(lock: Path) -> None:
 
 def current_job(db: str | Path) -> Job | None:
     """The running or most recent retrain of the store at `db` in this process, if any."""
-    return _JOBS.get(str(Path(db).resolve()))
+    return _JOBS.get(store_key(db))
 
 
-def start_retrain(db: str | Path, *, registry: str | Path | None = None, cv_repeats: int = 1) -> Job:
+def start_retrain(db: str | Path, *, by: str, registry: str | Path | None = None, cv_repeats: int = 1) -> Job:
     """Start retraining the store at `db` in the background; the running job if one is already on.
 
-    Raises `StoreError` when another process holds the store's retrain lock.
+    `by` must be an admin (checked before anything starts; `AccessError` otherwise). Raises
+    `StoreError` when another process holds the store's retrain lock.
     """
-    key = str(Path(db).resolve())
+    key = store_key(db)
+    with open_store(key, create=False) as store:
+        authorize(store, by, "admin")
     with _GUARD:
         job = _JOBS.get(key)
         if job is not None and job.running:
             return job
-        lock = lock_path(key)
+        lock = lock_path(key, registry)
         _take_lock(lock)
-        job = Job(db=key, cv_repeats=cv_repeats)
+        job = Job(db=key, cv_repeats=cv_repeats, by=by)
         job._thread = threading.Thread(target=_run, args=(job, str(registry) if registry else None, lock),
-                                       name=f"pmc-retrain-{Path(key).name}", daemon=True)
+                                       name="pmc-retrain", daemon=True)
         _JOBS[key] = job
         job._thread.start()
         return job

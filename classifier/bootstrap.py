@@ -19,6 +19,7 @@ from .labels.gold import (
 from .corpus import ingest_path
 from .paths import PROJECT_ROOT
 from .scoring.registry import install_shipped
+from .store.users import SYSTEM
 from .workspace import Progress, Workspace, say
 
 __all__ = ["bootstrap", "default_shipped_path"]
@@ -82,10 +83,10 @@ def bootstrap(
             paths = sorted(folder.glob("*.txt"))
             tell(f"first start: ingesting {len(paths)} seed documents from {folder}")
             for path in paths:
-                ingest_path(ws, path)
+                ingest_path(ws, path, by=SYSTEM)
             pool = Path(unlabelled or default_unlabelled_path())
             if pool.is_file():
-                found = ingest_path(ws, pool)
+                found = ingest_path(ws, pool, by=SYSTEM)
                 tell(f"ingested {found['paragraphs']} unlabelled paragraphs of {len(found['docs'])} real documents")
             rows = list(gold) if isinstance(gold, Sequence) and not isinstance(gold, str) else load_labelled(
                 gold or default_gold_path(), taxonomy=store.taxonomy

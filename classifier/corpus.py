@@ -25,6 +25,7 @@ from .text.paragraph import Paragraph, paragraph_id
 from .text.reader import DEFAULT_MAX_BYTES, RecordError, iter_jsonl, read_document_bytes, read_file_bytes
 from .text.segmenter import segment
 from .metadata import extract_metadata, merge_metadata
+from .store.users import authorize
 from .workspace import Workspace
 
 __all__ = ["UPLOAD_SUFFIXES", "DEFAULT_UPLOAD_BYTES", "SPREADSHEET_BOM", "DOWNLOAD_FORMATS", "documents", "upload", "ingest_path",
@@ -91,7 +92,7 @@ def _jsonl_paragraphs(data: bytes, name: str) -> tuple[list[Paragraph], list[str
     return paragraphs, skipped, meta
 
 
-def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:
+def upload(ws: Workspace, name: str, data: bytes, *, by: str, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:
     """Read an uploaded file (txt, md, html, docx, pdf, or JSONL paragraphs), segment it, store
     it and classify its paragraphs with the active model (scores go to the queue's cache).
 
@@ -99,6 +100,7 @@ def upload(ws: Workspace, name: str, data: bytes, *, max_bytes: int = DEFAULT_UP
     with no paragraphs. Returns `{"docs", "title", "paragraphs", "new", "existing", "scored",
     "skipped"}` (`skipped`: bad JSONL lines, each with file and line).
     """
+    authorize(ws.store, by, "admin")
     suffix = _check_upload(name, data, max_bytes)
     skipped: list[str] = []
     warnings: tuple[str, ...] = ()
@@ -152,9 +154,9 @@ def _document_id(ws: Workspace, stem: str, digest: str, paragraphs: Sequence[Par
     return f"{stem}~{digest[:8]}"
 
 
-def ingest_path(ws: Workspace, path: str | Path, *, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:
+def ingest_path(ws: Workspace, path: str | Path, *, by: str, max_bytes: int = DEFAULT_UPLOAD_BYTES) -> dict[str, Any]:
     """`upload()` for a file on disk (the `pmc ingest` command)."""
-    return upload(ws, str(path), read_file_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
+    return upload(ws, str(path), read_file_bytes(path, max_bytes=max_bytes), by=by, max_bytes=max_bytes)
 
 
 def predictions(ws: Workspace, doc_ids: Sequence[str]) -> list[dict[str, Any]]:

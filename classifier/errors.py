@@ -17,6 +17,7 @@ __all__ = [
     "StoreError",
     "EmptyPoolError",
     "StaleAnswerError",
+    "AccessError",
 ]
 
 
@@ -71,3 +72,10 @@ class StaleAnswerError(PmcError):
     (a repeated key, another tab, an expired claim): nothing was saved."""
 
     exit_code = 9
+
+
+class AccessError(PmcError):
+    """The signed-in person (or the named user) may not do this: unknown, disabled, or a role
+    without the permission (`store.users`)."""
+
+    exit_code = 11

@@ -18,6 +18,7 @@ from . import store as db
 from .errors import ModelError
 from .scoring.registry import forget_version, list_models, resolve_model_dir, set_active
 from .training import MIN_ROWS, check_trainable, train
+from .store.users import authorize, record_event
 from .workspace import Progress, Workspace, say
 
 __all__ = ["MIN_TRAINING_ROWS", "retrain", "compare", "promote", "rollback", "discard", "history"]
@@ -36,6 +37,7 @@ def _card(root: Path, version: str) -> dict[str, Any]:
 def retrain(
     ws: Workspace,
     *,
+    by: str,
     progress: Progress = None,
     cv_repeats: int = 1,
     cv_folds: int = 5,
@@ -43,9 +45,11 @@ def retrain(
     """Train a candidate on the store's current gold (`store.gold_rows`) and save it, NOT active.
 
     The candidate is registered in the store; `compare()` it with the active model, then
-    `promote()` or `discard()` it. Returns its card (with `version` and `path`).
+    `promote()` or `discard()` it. Returns its card (with `version` and `path`). `by` is who
+    asked (an admin, or `users.SYSTEM`); it is checked first and logged.
     """
     store, root = ws.store, ws.registry
+    authorize(store, by, "admin")
     rows = db.gold_rows(store)
     try:
         check_trainable(rows, store.taxonomy.label_ids, cv_folds=cv_folds if cv_repeats > 0 else 0)
@@ -58,6 +62,7 @@ def retrain(
         raise ModelError("training did not save a model version; retry")
     card = _card(root, result.path.name)
     db.register_model(store, card["version"], str(root / card["version"]), card)
+    record_event(store, by, "model.retrain", card["version"], {"size": card["training_data"]["size"]})
     return {**card, "path": str(root / card["version"])}
 
 
@@ -101,31 +106,36 @@ def _compare_row(metric: str, cand: float | None, act: float | None) -> dict[str
     return {"metric": metric, "candidate": cand, "active": act, "delta": delta}
 
 
-def promote(ws: Workspace, version: str, *, progress: Progress = None) -> dict[str, Any]:
+def promote(ws: Workspace, version: str, *, by: str, progress: Progress = None,
+            _action: str = "model.promote") -> dict[str, Any]:
     """Make `version` the active model (the registry's `ACTIVE` file), and score the pool with
-    it so the active-learning queue follows. Returns `{"active", "previous", "scored"}`."""
+    it so the active-learning queue follows. `by` must be an admin; the change is logged.
+    Returns `{"active", "previous", "scored"}`."""
+    authorize(ws.store, by, "admin")
     previous = ws.active_version
     saved = ws.load(version)  # refuses tampered or incompatible versions first
     set_active(version, registry=ws.registry)
     ws.sync_models()
+    record_event(ws.store, by, _action, version, {"previous": previous})
     scored = ws.score_store(saved=saved, progress=progress)
     return {"active": version, "previous": previous, "scored": scored}
 
 
-def rollback(ws: Workspace, version: str, *, progress: Progress = None) -> dict[str, Any]:
+def rollback(ws: Workspace, version: str, *, by: str, progress: Progress = None) -> dict[str, Any]:
     """Reactivate an earlier version (the same as `promote`, named for the history view)."""
     if version == ws.active_version:
         raise ModelError(f"{version} is already the active model; pick another version to roll back to")
-    return promote(ws, version, progress=progress)
+    return promote(ws, version, by=by, progress=progress, _action="model.rollback")
 
 
-def discard(ws: Workspace, version: str) -> dict[str, Any]:
+def discard(ws: Workspace, version: str, *, by: str) -> dict[str, Any]:
     """Delete a version folder that is not active and drop its cached scores.
 
     The store keeps its row in the model table (answers may name it); `history()` shows it as
     discarded. Returns `{"discarded", "scores_dropped"}`.
     """
     root = ws.registry
+    authorize(ws.store, by, "admin")
     if version == ws.active_version:
         raise ModelError(f"{version} is the active model; promote or roll back to another version first")
     folder = root / version
@@ -136,6 +146,7 @@ def discard(ws: Workspace, version: str) -> dict[str, Any]:
     shutil.rmtree(folder)
     forget_version(version, registry=root)
     dropped = db.clear_scores(ws.store, model_version=version)
+    record_event(ws.store, by, "model.discard", version)
     return {"discarded": version, "scores_dropped": dropped}
 
 

@@ -22,7 +22,7 @@ FLOORS = {
     "text": 1,
     "labels": 2,
     "scoring": 3, "store": 3, "metadata": 3,
-    "model": 4, "workspace": 4,
+    "model": 4, "workspace": 4, "identity": 4,
     "annotate": 5,
     "training": 6, "classify": 6,
     "retraining": 7, "corpus": 7, "report": 7, "exchange": 7, "analysis": 7, "bootstrap": 8, "background": 8,
@@ -134,7 +134,7 @@ def test_the_app_is_a_thin_frame_over_one_file_per_page() -> None:
     assert "st.navigation" in app
     pages = sorted(p.name for p in (ROOT / "ui").glob("*.py"))
     assert pages == ["__init__.py", "analysis.py", "codebook.py", "common.py", "documents.py", "label.py", "label_form.py",
-                     "model.py", "review.py"]
+                     "model.py", "review.py", "signin.py"]
     for page in (ROOT / "ui").glob("*.py"):
         imported = {t.split(".")[0] for t, _ in _imports(page)}
         assert "sklearn" not in imported, page

@@ -12,7 +12,6 @@ import argparse
 import html
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -21,7 +20,7 @@ from classifier.annotate import codebook as codebook_view
 from classifier.annotate import review as review_actions
 from classifier.annotate import session
 from classifier.annotate.highlight import label_colour
-from classifier.paths import default_db_path, models_dir
+from classifier.paths import default_db_path, models_dir, store_key
 from classifier.scoring.registry import SavedModel
 from classifier.workspace import Workspace
 
@@ -33,7 +32,7 @@ def db_path() -> str:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--db", default=None)
     args, _ = parser.parse_known_args(sys.argv[1:])
-    return str(Path(args.db or default_db_path()).resolve())
+    return store_key(args.db or default_db_path())
 
 
 def registry_path() -> str:

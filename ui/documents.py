@@ -40,7 +40,7 @@ def _handle_uploads(files: list[Any]) -> None:
         done.add(file.file_id)
         try:
             c.model()
-            result = corpus.upload(c.workspace(), file.name, file.getvalue())
+            result = corpus.upload(c.workspace(), file.name, file.getvalue(), by=c.annotator())
             results.append({"name": file.name, "ok": True, **result})
         except PmcError as exc:
             results.append({"name": file.name, "ok": False, "error": str(exc)})
@@ -58,17 +58,19 @@ def page() -> None:
     st.title("Documents")
     c.flash()
     limit_mb = corpus.DEFAULT_UPLOAD_BYTES // 1_048_576
-    files = st.file_uploader(
-        "Add documents", type=[s[1:] for s in corpus.UPLOAD_SUFFIXES], accept_multiple_files=True, key="uploader",
-        help=f"txt, md, html, docx, pdf, or JSONL paragraphs (one JSON object with 'text' per line); "
-             f"up to {limit_mb} MB per file.",
-        # The widget lets larger files through, so the app's own limit answers them with a message
-        # that says what to do (the widget would only show a red icon).
-        max_upload_size=WIDGET_CEILING_MB,
-    )
-    st.caption(f"Each file is split into paragraphs, stored for labelling and classified. Up to {limit_mb} MB each.")
-    if files:
-        _handle_uploads(files)
+    user = st.session_state.get("user")
+    if user is not None and user.can("admin"):  # uploads are an admin's (store.users; corpus.upload checks)
+        files = st.file_uploader(
+            "Add documents", type=[s[1:] for s in corpus.UPLOAD_SUFFIXES], accept_multiple_files=True, key="uploader",
+            help=f"txt, md, html, docx, pdf, or JSONL paragraphs (one JSON object with 'text' per line); "
+                 f"up to {limit_mb} MB per file.",
+            # The widget lets larger files through, so the app's own limit answers them with a message
+            # that says what to do (the widget would only show a red icon).
+            max_upload_size=WIDGET_CEILING_MB,
+        )
+        st.caption(f"Each file is split into paragraphs, stored for labelling and classified. Up to {limit_mb} MB each.")
+        if files:
+            _handle_uploads(files)
     for result in st.session_state.get("upload_results", []):
         if result["ok"]:
             extra = f"; {len(result['skipped'])} bad lines skipped" if result["skipped"] else ""

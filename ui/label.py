@@ -29,14 +29,6 @@ DEFAULT_OVERLAP = 0.2  # a fifth of the paragraphs get two independent answers (
 SHOWN = {"accept": "labels", "none": "none of these", "skip": "skipped", "flag": "flagged"}
 
 
-def _set_annotator() -> None:
-    name = st.session_state.get("annotator_input", "").strip()
-    if name:
-        st.session_state.annotator = name
-        st.query_params["annotator"] = name  # a reload keeps who is labelling
-        reset_item()
-
-
 def reset_item() -> None:
     st.session_state.item = None
     st.session_state.back_steps = 0
@@ -135,12 +127,6 @@ def _back() -> None:
 
 def _sidebar() -> None:
     with st.sidebar:
-        st.markdown(f"**Annotator:** {c.md(c.annotator())}")
-        if st.button("Switch annotator", key="switch_annotator"):
-            st.session_state.annotator = ""
-            st.query_params.pop("annotator", None)
-            reset_item()
-            st.rerun()
         st.selectbox("Queue order", list(STRATEGY_NAMES), format_func=STRATEGY_NAMES.get, key="strategy",
                      on_change=reset_item)
         if st.session_state.get("strategy") == "keyword":
@@ -208,15 +194,6 @@ def _item_view(item: session.LabelItem) -> None:
 
 
 def page() -> None:
-    if not c.annotator() and st.query_params.get("annotator", "").strip():
-        st.session_state.annotator = st.query_params["annotator"].strip()  # identity survives a reload
-    if not c.annotator():
-        st.title("Label paragraphs")
-        with st.form("who"):
-            st.text_input("Your name", key="annotator_input", placeholder="e.g. wang.li",
-                          help="Asked once per session; every answer records who gave it.")
-            st.form_submit_button("Start labelling", type="primary", on_click=_set_annotator)
-        return
     if st.session_state.get("item") is None and not st.session_state.get("pool_empty"):
         _fetch_next()
     c.flash(success=st.toast)

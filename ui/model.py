@@ -20,7 +20,7 @@ from ui.label import reset_item
 
 def _start(repeats: int) -> None:
     try:
-        background.start_retrain(c.db_path(), registry=c.registry_path(), cv_repeats=repeats)
+        background.start_retrain(c.db_path(), by=c.annotator(), registry=c.registry_path(), cv_repeats=repeats)
     except PmcError as exc:
         st.session_state.flash_error = str(exc)
 
@@ -60,13 +60,13 @@ def _action(action: str, version: str) -> None:
     ws = c.workspace()
     try:
         if action == "promote":
-            result = retraining.promote(ws, version)
+            result = retraining.promote(ws, version, by=c.annotator())
             st.session_state.flash = f"{version} is now the active model ({result['scored']} paragraphs scored)."
         elif action == "rollback":
-            result = retraining.rollback(ws, version)
+            result = retraining.rollback(ws, version, by=c.annotator())
             st.session_state.flash = f"Rolled back to {version} ({result['scored']} paragraphs scored)."
         else:
-            retraining.discard(ws, version)
+            retraining.discard(ws, version, by=c.annotator())
             st.session_state.flash = f"Discarded {version}."
         st.session_state.candidate = None
         reset_item()

@@ -17,7 +17,7 @@ from ui import common as c
 
 
 def _reviewer() -> str:
-    return c.annotator() or st.session_state.get("reviewer_name", "").strip()
+    return c.annotator()  # the signed-in identity (ui/signin.py): nobody adjudicates as someone else
 
 
 def _adjudicate(queue: str, pid: str) -> None:
@@ -104,8 +104,6 @@ def _agreement_view(report: dict[str, Any]) -> None:
 def page() -> None:
     st.title("Review")
     c.flash()
-    if not c.annotator():
-        st.sidebar.text_input("Reviewer name", key="reviewer_name")
     c.model()
     ws = c.workspace()
     queues = review.review_queues(ws)

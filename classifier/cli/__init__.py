@@ -5,8 +5,10 @@ Library errors (`PmcError`) become one line on stderr and the error's exit code;
 
 Exit codes: 0 success; 1 unexpected error; 2 usage error; 3 codebook (taxonomy) error;
 4 input error (missing, binary, undecodable or oversized file); 5 labelled-data error;
-6 model error (missing, tampered, incompatible); 7 store error; 10 finished, but some input
-records were skipped (each reported on stderr with file and line).
+6 model error (missing, tampered, incompatible); 7 store error; 8 nothing left to label;
+9 stale answer (not saved); 10 finished, but some input records were skipped (each reported
+on stderr with file and line); 11 not allowed (unknown or disabled user, or a role without
+the permission).
 """
 
 from __future__ import annotations

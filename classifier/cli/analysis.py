@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import EXIT_SKIPPED, cli
+from .options import STORE, actor
 
 FIELDS = ("doc", "index", "paragraph_id", "lang", "kind", "value", "unit", "qualifier", "start", "end", "figure",
           "measures", "labels_from", "date", "campaigns", "publisher", "text")
@@ -170,7 +171,7 @@ def profile_cmd(paths: tuple[Path, ...], by: str, fmt: str, model: str | None, g
 @click.argument("doc")
 @click.option("--set", "changes", multiple=True, metavar="FIELD=VALUE",
               help="date, publisher, campaign, title or source_url; an empty value removes the field.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=STORE, default=None,
               help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
 def meta_cmd(doc: str, changes: tuple[str, ...], db: Path | None) -> None:
     """Show a stored document's metadata (date, publisher, campaigns …), or correct it.

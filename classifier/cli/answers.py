@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from . import EXIT_SKIPPED, cli
+from .options import STORE, actor
 
 
 @cli.group("answers")
@@ -19,7 +20,7 @@ def answers_group() -> None:
 @answers_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--annotator", required=True, help="Whose answers these are (one annotator per file).")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=STORE, default=None,
               help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
 def answers_import_cmd(file: Path, annotator: str, db: Path | None) -> None:
     """Record a JSONL file of answers as one annotator's, tagged `import:<file name>`.
@@ -33,9 +34,11 @@ def answers_import_cmd(file: Path, annotator: str, db: Path | None) -> None:
       pmc answers import pass_a.jsonl --annotator ann-a --db corpus.sqlite
     """
     from ..exchange import import_answer_file
+    from ..store.users import authorize
     from ..store import open_store
 
     with open_store(db) as store:
+        authorize(store, actor(), "admin")
         result = import_answer_file(store, file, annotator=annotator,
                                     on_error=lambda message: click.echo(f"skipped: {message}", err=True))
     click.echo(f"{file}: {result['added']} answers recorded for {annotator}, {result['skipped']} lines skipped")
@@ -44,7 +47,7 @@ def answers_import_cmd(file: Path, annotator: str, db: Path | None) -> None:
 
 
 @answers_group.command("export")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=STORE, default=None,
               help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -87,7 +90,7 @@ def review_group() -> None:
 @review_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--reviewer", required=True, help="Who decided.")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=STORE, default=None,
               help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
 def review_import_cmd(file: Path, reviewer: str, db: Path | None) -> None:
     """Record a JSONL file of adjudications (`id`, `labels`, `note`) as gold with source `review`.

@@ -10,6 +10,7 @@ import click
 
 from ..errors import InputError, PmcError
 from . import EXIT_SKIPPED, cli
+from .options import STORE, actor
 
 
 @cli.command("segment")
@@ -98,7 +99,7 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
 
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=STORE, default=None,
               help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
 def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
     """Add documents (txt, md, html, docx, pdf) or JSONL paragraphs to the store for labelling.
@@ -119,7 +120,7 @@ def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
     with Workspace.open(db) as ws:
         for path in paths:
             try:
-                result = ingest_path(ws, path)
+                result = ingest_path(ws, path, by=actor())
             except PmcError as exc:
                 skipped += 1
                 click.echo(f"skipped: {exc}", err=True)
@@ -136,7 +137,7 @@ def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
 
 
 @cli.command("app")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=STORE, default=None,
               help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to serve on.")
 @click.option("--address", default="127.0.0.1", show_default=True,
@@ -156,9 +157,9 @@ def app_cmd(db: Path | None, port: int, address: str) -> None:
     import subprocess
 
     from ..bootstrap import bootstrap
-    from ..paths import PROJECT_ROOT, default_db_path
+    from ..paths import PROJECT_ROOT, default_db_path, store_key
 
-    db_path = (db or default_db_path()).resolve()
+    db_path = store_key(db or default_db_path())
     report = bootstrap(db_path, progress=lambda message: click.echo(message, err=True))
     click.echo(f"store {report['db']}, active model {report['active'] or 'none'}", err=True)
     command = [

@@ -10,6 +10,7 @@ import click
 
 from ..errors import LabelDataError
 from . import EXIT_SKIPPED, cli
+from .options import STORE, actor
 
 
 @cli.group("labels")
@@ -77,7 +78,7 @@ def labels_sync_cmd(gold: Path | None) -> None:
 
 
 @labels_group.command("export")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=STORE, default=None,
               help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Gold JSONL to write (default labels/gold.jsonl).")
@@ -118,7 +119,7 @@ def labels_export_cmd(db: Path | None, out: Path | None, include_labelled: bool,
 
 @labels_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--db", type=STORE, default=None,
               help="Annotation store (default PMC_DB, else data/pmc.sqlite).")
 def labels_import_cmd(file: Path, db: Path | None) -> None:
     """Import a gold JSONL file into the store (a record equal to the current gold adds nothing).
@@ -132,6 +133,7 @@ def labels_import_cmd(file: Path, db: Path | None) -> None:
     """
     from ..labels.gold import read_labelled
     from ..store import import_gold, open_store
+    from ..store.users import authorize
 
     skipped: list[str] = []
 
@@ -140,6 +142,7 @@ def labels_import_cmd(file: Path, db: Path | None) -> None:
         click.echo(f"skipped: {message}", err=True)
 
     with open_store(db) as store:
+        authorize(store, actor(), "admin")
         rows = read_labelled(file, taxonomy=store.taxonomy, on_error=report)
         result = import_gold(store, rows)
     click.echo(f"{file}: {result['rows']} records, {result['added']} added, {result['unchanged']} unchanged, "

@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import LabelDataError, StaleAnswerError
 from .connection import NO_LIMIT, Store, _json, _now, _read, _select_for_ids, _write, retrying
 from .documents import _require_paragraph
+from .users import _authorize
 from .records import (
     _ANSWER_COLUMNS, _GOLD_COLUMNS, ANSWERS, Answer, GoldDecision, _answer, _check_name, _gold, _labels,
 )
@@ -56,6 +57,7 @@ def record_answer(
     scores_json = _json(dict(scores)) if scores is not None else None
     with _write(store) as conn:
         _require_paragraph(conn, store, paragraph_id)
+        _authorize(conn, annotator, "label")
         # Ending the claim and checking its token are one statement: two saves racing with the
         # same token cannot both see it (the second finds no row on either backend).
         ended = conn.execute(

@@ -17,6 +17,7 @@ from ..text.paragraph import paragraph_id
 from .answers import _latest_answers
 from .connection import Store, _chunks, _json, _marks, _now, _read, _select_for_ids, _write
 from .documents import _FIRST_POSITION, _insert_paragraph, _paragraph, _require_paragraph
+from .users import _authorize
 from .records import _GOLD_COLUMNS, _GOLD_INSERT, GoldDecision, _check_name, derive, _gold, _labels
 
 __all__ = ["set_gold", "latest_gold", "import_gold", "export_gold", "gold_rows"]
@@ -44,6 +45,7 @@ def set_gold(
     _check_source(source, where=f"gold by {reviewer!r} on paragraph {paragraph_id}")
     with _write(store) as conn:
         _require_paragraph(conn, store, paragraph_id)
+        _authorize(conn, reviewer, "review")
         previous = conn.execute(
             f"SELECT {_GOLD_COLUMNS} FROM gold WHERE paragraph_id = ? ORDER BY id DESC LIMIT 1",
             (paragraph_id,),

@@ -53,8 +53,12 @@ def env(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield folder
 
 
-def start(page: str = "Label") -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+def start(page: str = "Label", *, as_user: str | None = "tester") -> AppTest:
+    """The app on `page`, signed in (typed-name mode) as `as_user`, or signed out with None."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if as_user is not None:
+        at.query_params["annotator"] = as_user
+    at.run()
     assert not at.exception, [e.value for e in at.exception]
     if page != "Label":
         at.switch_page(f"ui/{page.lower()}.py").run()
@@ -72,7 +76,7 @@ def button(at: AppTest, label: str):
 
 
 def sign_in(at: AppTest, name: str) -> AppTest:
-    at.text_input(key="annotator_input").set_value(name)
+    at.text_input(key="signin_name").set_value(name)
     button(at, "Start labelling").click()
     return at.run()
 
@@ -84,7 +88,7 @@ def form(at: AppTest) -> dict:
 
 
 def test_the_label_form_shows_the_claimed_paragraph_with_its_token(env: Path) -> None:
-    at = sign_in(start(), "tester")
+    at = sign_in(start(as_user=None), "tester")
     assert not at.exception
     item = at.session_state["item"]
     data = form(at)
@@ -109,7 +113,7 @@ def test_a_reload_keeps_the_annotator(env: Path) -> None:
 
 
 def test_day_one_offers_real_unlabelled_text_not_codebook_examples(env: Path) -> None:
-    at = sign_in(start(), "day-one")
+    at = sign_in(start(as_user=None), "day-one")
     item = at.session_state["item"]
     with open_store(env / "pmc.sqlite") as store:
         assert item.paragraph_id not in latest_gold(store, [item.paragraph_id])  # real text that needs labels
@@ -118,7 +122,7 @@ def test_day_one_offers_real_unlabelled_text_not_codebook_examples(env: Path) ->
 
 
 def test_blind_mode_shows_no_scores_and_no_codebook_names(env: Path) -> None:
-    at = sign_in(start(), "blind")
+    at = sign_in(start(as_user=None), "blind")
     at.toggle(key="blind").set_value(True).run()
     at.toggle(key="include_gold").set_value(True).run()
     at.toggle(key="include_codebook").set_value(True).run()
@@ -221,7 +225,7 @@ def test_a_fresh_clone_opens_on_real_unlabelled_text_with_a_suggestion(
     monkeypatch.setenv("PMC_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PMC_DB", str(tmp_path / "pmc.sqlite"))
     monkeypatch.setenv("PMC_MODELS_DIR", str(tmp_path / "models"))
-    at = sign_in(start(), "first-day")
+    at = sign_in(start(as_user=None), "first-day")
     assert not at.exception, [e.value for e in at.exception]
     item = at.session_state["item"]
     assert item.doc.startswith("pool/")  # the real documents shipped without labels

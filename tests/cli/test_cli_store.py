@@ -46,7 +46,7 @@ def test_labels_export_can_include_undisputed_answers(tmp_path: Path, capsys: py
     rows = load_labelled()[:30]
     pmc("labels", "import", str(_write(tmp_path / "in.jsonl", rows)), "--db", str(db))
     with open_store(db) as store:
-        corpus.upload(Workspace.of(store, tmp_path / "m"), "note.txt", "边检站查获偷渡人员5名。\n\n海警巡逻。\n".encode("utf-8"))
+        corpus.upload(Workspace.of(store, tmp_path / "m"), "note.txt", "边检站查获偷渡人员5名。\n\n海警巡逻。\n".encode("utf-8"), by="ada")
         target = next(p.id for p in get_paragraphs(store).values() if p.doc == "note")
         record_answer(store, target, annotator="ann", answer="accept", labels=["port_inspection"])
     assert pmc("labels", "export", "--db", str(db), "--out", str(out), "--include-labelled") == 0

@@ -277,7 +277,7 @@ def test_ingest_never_imports_scikit_learn(tmp_path: Path) -> None:
     note.write_text("边检站在口岸查获持伪假护照人员3名。\n", encoding="utf-8")
     code = ("import sys; from classifier.corpus import ingest_path; from classifier.workspace import Workspace; "
             f"ws = Workspace.open({str(tmp_path / 's.sqlite')!r}, registry={str(tmp_path / 'm')!r}); "
-            f"r = ingest_path(ws, {str(note)!r}); print(r['scored'], 'sklearn' in sys.modules)")
+            f"r = ingest_path(ws, {str(note)!r}, by='ada'); print(r['scored'], 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["1", "False"]
 

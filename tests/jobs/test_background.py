@@ -32,8 +32,8 @@ def test_the_bar_follows_the_stages_in_order() -> None:
 
 def test_a_retrain_runs_to_a_scored_candidate_and_only_one_runs(tmp_path: Path) -> None:
     db, registry, report = make_workspace(tmp_path)
-    job = background.start_retrain(db, registry=registry, cv_repeats=0)
-    assert background.start_retrain(db, registry=registry, cv_repeats=0) is job  # the running one
+    job = background.start_retrain(db, by="ada", registry=registry, cv_repeats=0)
+    assert background.start_retrain(db, by="ada", registry=registry, cv_repeats=0) is job  # the running one
     assert job.wait(300).state == "done", job.error
     assert background.current_job(db) is job and job.fraction == 1.0
     assert any(line.startswith("calibration: out-of-fold scores, fold 1 of") for line in job.log)
@@ -48,7 +48,7 @@ def test_a_retrain_runs_to_a_scored_candidate_and_only_one_runs(tmp_path: Path) 
 def test_cancel_stops_before_anything_is_saved(tmp_path: Path) -> None:
     db, registry, _ = make_workspace(tmp_path)
     before = {m["version"] for m in list_models(registry=registry)}
-    job = background.start_retrain(db, registry=registry, cv_repeats=1)
+    job = background.start_retrain(db, by="ada", registry=registry, cv_repeats=1)
     job.cancel()
     assert job.wait(300).state == "cancelled"
     assert job.error == "retraining cancelled; no model version was saved"
@@ -61,6 +61,6 @@ def test_another_live_process_holding_the_lock_is_respected(tmp_path: Path) -> N
     lock = background.lock_path(db.resolve())
     lock.write_text(f"{os.getppid()}\n")  # a live process that is not this one
     with pytest.raises(StoreError, match=r"another process \(pid \d+\) is retraining this store"):
-        background.start_retrain(db, registry=registry)
+        background.start_retrain(db, by="ada", registry=registry)
     lock.write_text("999999999\n")  # a process that died: its lock is taken over
-    assert background.start_retrain(db, registry=registry, cv_repeats=0).wait(300).state == "done"
+    assert background.start_retrain(db, by="ada", registry=registry, cv_repeats=0).wait(300).state == "done"

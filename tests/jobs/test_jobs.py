@@ -76,7 +76,7 @@ def test_retrain_compare_promote_rollback_discard(tmp_path: Path) -> None:
     first = report["active"]
     with open_store(db) as store:
         messages: list[str] = []
-        card = retraining.retrain(Workspace.of(store, registry), cv_repeats=1, progress=messages.append)
+        card = retraining.retrain(Workspace.of(store, registry), by="ada", cv_repeats=1, progress=messages.append)
         candidate = card["version"]
         assert candidate != first and active_version(registry=registry) == first  # NOT activated
         assert any(m.startswith("cross-validating") for m in messages)
@@ -88,20 +88,20 @@ def test_retrain_compare_promote_rollback_discard(tmp_path: Path) -> None:
         assert all(r["active"] is None for r in comparison["rows"])  # the first model had no CV
         assert comparison["sizes"]["candidate"] == card["training_data"]["size"]
 
-        promoted = retraining.promote(Workspace.of(store, registry), candidate)
+        promoted = retraining.promote(Workspace.of(store, registry), candidate, by="ada")
         assert promoted == {"active": candidate, "previous": first, "scored": promoted["scored"]}
         summary = session.progress_summary(Workspace.of(store, registry))
         assert promoted["scored"] == summary["paragraphs"] + summary["codebook"]
         assert candidate == active_version(registry=registry)
 
         with pytest.raises(ModelError, match="is the active model; promote or roll back to another version first"):
-            retraining.discard(Workspace.of(store, registry), candidate)
-        retraining.rollback(Workspace.of(store, registry), first)
+            retraining.discard(Workspace.of(store, registry), candidate, by="ada")
+        retraining.rollback(Workspace.of(store, registry), first, by="ada")
         assert active_version(registry=registry) == first
         with pytest.raises(ModelError, match="is already the active model"):
-            retraining.rollback(Workspace.of(store, registry), first)
+            retraining.rollback(Workspace.of(store, registry), first, by="ada")
 
-        assert retraining.discard(Workspace.of(store, registry), candidate)["discarded"] == candidate
+        assert retraining.discard(Workspace.of(store, registry), candidate, by="ada")["discarded"] == candidate
         assert not (registry / candidate).exists()
         assert read_scores(store, candidate) == {}
         versions = {v["version"]: v for v in retraining.history(Workspace.of(store, registry))}
@@ -112,7 +112,7 @@ def test_retrain_compare_promote_rollback_discard(tmp_path: Path) -> None:
 def test_retrain_refuses_too_little_gold(tmp_path: Path) -> None:
     with open_store(tmp_path / "s.sqlite") as store:
         with pytest.raises(ModelError, match=r"s.sqlite: only 0 labelled paragraphs; label at least 20 before training"):
-            retraining.retrain(Workspace.of(store, tmp_path / "m"))
+            retraining.retrain(Workspace.of(store, tmp_path / "m"), by="ada")
 
 
 def test_retrain_with_cv_needs_enough_document_groups(tmp_path: Path) -> None:
@@ -121,14 +121,14 @@ def test_retrain_with_cv_needs_enough_document_groups(tmp_path: Path) -> None:
         bootstrap(store.path, registry=tmp_path / "m", gold=rows, cv_repeats=0, seeds_dir=tmp_path / "none")
         with pytest.raises(ModelError, match=r"the 49 labelled paragraphs come from 1 document group\(s\), too few "
                                              r"for 5-fold grouped cross-validation; train with --repeats 0"):
-            retraining.retrain(Workspace.of(store, tmp_path / "m"), cv_repeats=1)
-        assert retraining.retrain(Workspace.of(store, tmp_path / "m"), cv_repeats=0)["cv"] is None
+            retraining.retrain(Workspace.of(store, tmp_path / "m"), by="ada", cv_repeats=1)
+        assert retraining.retrain(Workspace.of(store, tmp_path / "m"), by="ada", cv_repeats=0)["cv"] is None
 
 
 def test_discard_refuses_paths_outside_the_registry(store, registry: Path, tmp_path: Path) -> None:
     for outside in (str(tmp_path), "../elsewhere", ".staging-x"):
         with pytest.raises(ModelError, match="is not a model version of the registry"):
-            retraining.discard(Workspace.of(store, registry), outside)
+            retraining.discard(Workspace.of(store, registry), outside, by="ada")
 
 
 # -- documents -------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ NOTE = (
 
 
 def test_upload_segments_stores_and_classifies(store, registry: Path) -> None:
-    result = corpus.upload(Workspace.of(store, registry), "notice.txt", NOTE.encode("utf-8"))
+    result = corpus.upload(Workspace.of(store, registry), "notice.txt", NOTE.encode("utf-8"), by="ada")
     assert result["docs"] == ["notice"] and result["paragraphs"] == 3 and result["scored"] == 3
     assert result["title"] == "边检机关加强口岸查缉"
     assert "notice" in {d["doc"] for d in corpus.documents(Workspace.of(store, registry))}
@@ -163,7 +163,7 @@ def test_upload_jsonl_keeps_good_lines_and_reports_bad_ones(store, registry: Pat
         + "{not json}\n"
         + json.dumps({"text": "Officers inspected travellers at the port of entry.", "doc": "jl", "index": 1}) + "\n"
     ).encode("utf-8")
-    result = corpus.upload(Workspace.of(store, registry), "batch.jsonl", data)
+    result = corpus.upload(Workspace.of(store, registry), "batch.jsonl", data, by="ada")
     assert result["docs"] == ["jl"] and result["paragraphs"] == 2
     assert result["skipped"] == ["batch.jsonl:2: invalid JSON (Expecting property name enclosed in double quotes"
                                  ", column 2); fix or delete the line"]
@@ -180,12 +180,12 @@ def test_upload_jsonl_keeps_good_lines_and_reports_bad_ones(store, registry: Pat
 def test_upload_refuses_bad_files_with_a_clear_message(store, registry: Path, name: str, data: bytes,
                                                        message: str) -> None:
     with pytest.raises(InputError) as caught:
-        corpus.upload(Workspace.of(store, registry), name, data, max_bytes=1024)
+        corpus.upload(Workspace.of(store, registry), name, data, by="ada", max_bytes=1024)
     assert str(caught.value).startswith(message)
 
 
 def test_download_csv_and_jsonl(store, registry: Path) -> None:
-    corpus.upload(Workspace.of(store, registry), "dl.txt", NOTE.encode("utf-8"))
+    corpus.upload(Workspace.of(store, registry), "dl.txt", NOTE.encode("utf-8"), by="ada")
     text = corpus.download(Workspace.of(store, registry), ["dl"], "csv")
     assert text.startswith("\ufeffid,doc,index,lang,labels,")  # Excel reads the BOM as "this is UTF-8"
     rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
@@ -204,9 +204,9 @@ def test_download_csv_and_jsonl(store, registry: Path) -> None:
 def test_ingest_path_reads_files_from_disk(store, registry: Path, tmp_path: Path) -> None:
     path = tmp_path / "disk_note.md"
     path.write_text(NOTE, encoding="utf-8")
-    assert corpus.ingest_path(Workspace.of(store, registry), path)["docs"] == ["disk_note"]
+    assert corpus.ingest_path(Workspace.of(store, registry), path, by="ada")["docs"] == ["disk_note"]
     with pytest.raises(InputError, match="is a directory"):
-        corpus.ingest_path(Workspace.of(store, registry), tmp_path)
+        corpus.ingest_path(Workspace.of(store, registry), tmp_path, by="ada")
 
 
 
@@ -216,11 +216,11 @@ def test_ingest_stores_extracted_metadata_and_a_records_fields_win(tmp_path: Pat
     with open_store(db) as store:
         ws = Workspace.of(store, registry)
         note = "新华社北京7月5日电 国家移民管理局通报，2024年“獴猎”行动开展以来成效明显。\n\n边检机关加强口岸查验。\n"
-        corpus.upload(ws, "wire.txt", note.encode("utf-8"))
+        corpus.upload(ws, "wire.txt", note.encode("utf-8"), by="ada")
         lines = [json.dumps({"doc": "given", "index": 0, "text": "The NIA said on July 3 that the Kunlun campaign went on.",
                              "date": "2023-07-03", "publisher": "Global Times"}),
                  json.dumps({"doc": "given", "index": 1, "text": "Police arrested 12 suspects."})]
-        corpus.upload(ws, "given.jsonl", "\n".join(lines).encode("utf-8"))
+        corpus.upload(ws, "given.jsonl", "\n".join(lines).encode("utf-8"), by="ada")
         meta = store_meta(store, ["wire", "given"])
     assert {k: meta["wire"][k] for k in ("date", "date_inferred", "publisher", "lang", "campaigns")} == {
         "date": "2024-07-05", "date_inferred": True, "publisher": "Xinhua", "lang": "zh",
