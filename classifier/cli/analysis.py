@@ -22,7 +22,8 @@ FIELDS = ("doc", "index", "paragraph_id", "lang", "kind", "value", "unit", "qual
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of stdout.")
 @click.option("--evaluate", "gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Score the extractor on hand-labelled figures (labels/figures.jsonl) instead.")
+              help="Score the extractor on hand-labelled figures (labels/figures.jsonl) instead, and show how far "
+                   "the two annotation passes behind them agree.")
 def figures_cmd(paths: tuple[Path, ...], fmt: str, output: Path | None, gold: Path | None) -> None:
     """The figures each paragraph reports, one row per figure, with its span and kind.
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from .normalize import fold
 
-__all__ = ["Figure", "KINDS", "figure_agreement", "find_figures", "parse_number", "score_figures"]
+__all__ = ["KINDS", "Figure", "figure_agreement", "find_figures", "parse_number", "score_figures"]
 
 KINDS = ("cases", "gangs", "dens", "suspects", "persons_intercepted", "persons_inspected", "returned",
          "foreigners", "vehicles_vessels", "money", "items", "change")
@@ -53,8 +53,7 @@ _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三":
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
 _ZH_TENS = {"廿": "二十", "卅": "三十", "卌": "四十"}
 
-_EN_WORDS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-                                        "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
+_EN_WORDS = {w: i for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}
 _EN_WORDS.update({"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
                   "ninety": 90, "hundred": 100})
 
@@ -137,27 +136,27 @@ _EN_FIGURE = re.compile(
     r"case|gang|syndicate|den|suspect|fugitive|vehicle|vessel|boat)\b(?!\s+(?:members?|leaders?|bosses|properties|"
     r"assets|accounts|base)\b)"
     r"(?=(?P<after>[^.;:!?]{0,60}))",
-    re.I,
+    re.IGNORECASE,
 )
 _EN_MONEY = re.compile(
     rf"(?P<qual>more than|over|nearly|almost|about|around|approximately|some|up to)?\s*"
     rf"(?<![\w.])(?P<cur>HK\$|US\$|NT\$|MOP\$?|RMB|CNY|¥|\$)\s?(?P<num>{_NUM})(?:\s*(?P<mult>million|billion|thousand))?"
     rf"(?:\s*(?:to|-|–)\s*(?:HK\$|US\$|NT\$|MOP\$?|RMB|CNY|¥|\$)?\s?(?P<num2>{_NUM})\s*(?:million|billion|thousand)?)?",
-    re.I,
+    re.IGNORECASE,
 )
-_EN_LEGAL_LIMIT = re.compile(r"(?:up to|maximum(?: fine)?(?: of)?|liable to(?: a fine of)?|not exceeding|a fine of)\s*$", re.I)
+_EN_LEGAL_LIMIT = re.compile(r"(?:up to|maximum(?: fine)?(?: of)?|liable to(?: a fine of)?|not exceeding|a fine of)\s*$", re.IGNORECASE)
 _EN_CHANGE = re.compile(
     rf"(?P<dir>up|down|rose|fell|increased|decreased|dropped|grew|declined|decreasing|increasing|falling|rising|"
     rf"growing|declining|dropping|a rise of|a drop of|an increase of|a decrease of|a fall of)\s+(?:by\s+)?"
     rf"(?P<num>{_NUM})\s*(?:%|percent|per cent)"
     rf"|(?P<num_b>{_NUM})\s*(?:%|percent|per cent)\s+(?:(?:year-on-year|year on year)\s+)?"
     r"(?P<dir_b>more|less|higher|lower|up|down|increase|decrease|rise|drop|fall|decline)\b",
-    re.I,
+    re.IGNORECASE,
 )
 _EN_DOWN = ("down", "fell", "decreased", "dropped", "declined", "decreasing", "falling", "declining", "dropping",
             "a drop of", "a decrease of", "a fall of", "less", "lower", "decrease", "drop", "fall", "decline")
 _EN_BREAKDOWN = re.compile(rf"(?<![\w.,$-])(?P<num>{_EN_NUM})\s+of\s+(?:them|whom|those)\b"
-                           rf"|\bincluding\s+(?P<num_b>{_EN_NUM})(?!\s*(?:%|percent|per cent))\b", re.I)
+                           rf"|\bincluding\s+(?P<num_b>{_EN_NUM})(?!\s*(?:%|percent|per cent))\b", re.IGNORECASE)
 _EN_HEADS = {
     "cases": "cases", "case": "cases", "criminal cases": "cases",
     "gangs": "gangs", "gang": "gangs", "networks": "gangs", "rings": "gangs", "groups": "gangs",
@@ -183,7 +182,7 @@ _EN_VERBS = (
     ("persons_intercepted", r"intercept|seiz|stopp|apprehend|caught|blocked|prevented|turned back|refused"),
     ("persons_inspected", r"inspect|check|screen|cleared"),
 )
-_PASSIVE = re.compile(r"^[^,;]{0,40}?\b(?:were|was|have been|has been|had been|being|got)\s+(?:\w+ly\s+)?(\w+)", re.I)
+_PASSIVE = re.compile(r"^[^,;]{0,40}?\b(?:were|was|have been|has been|had been|being|got)\s+(?:\w+ly\s+)?(\w+)", re.IGNORECASE)
 _NOT_A_COUNT = re.compile(r"^(?:19|20)\d\d$")  # a year
 
 _QUALIFIERS = {"more than": "more than", "over": "more than", "at least": "more than", "逾": "more than",
@@ -242,7 +241,7 @@ def _en_kind(head: str, after: str, before: str) -> str | None:
     if head in _EN_HEADS:
         return _EN_HEADS[head]
     if head in _EN_PLACES:
-        return "dens" if re.search(r"raid|search|seal|storm|bust", before, re.I) else None
+        return "dens" if re.search(r"raid|search|seal|storm|bust", before, re.IGNORECASE) else None
     if head in _EN_PERSONS:
         return _en_person_kind(after, before)
     return None
@@ -252,9 +251,9 @@ def _en_person_kind(after: str, before: str) -> str | None:
     passive = _PASSIVE.match(after)
     if passive:
         for kind, verbs in _EN_VERBS:
-            if re.match(verbs, passive.group(1), re.I):
+            if re.match(verbs, passive.group(1), re.IGNORECASE):
                 return kind
-    hits = [(m.start(), kind) for kind, verbs in _EN_VERBS for m in re.finditer(verbs, before, re.I)]
+    hits = [(m.start(), kind) for kind, verbs in _EN_VERBS for m in re.finditer(verbs, before, re.IGNORECASE)]
     return max(hits)[1] if hits else None  # the verb nearest the number
 
 
@@ -342,7 +341,7 @@ def _english(text: str, found: _Found) -> None:
         if kind is None:
             continue
         start = m.start("qual") if m.group("qual") else m.start("num")
-        if kind in _PERSON_KINDS and re.search(r"\b(?:including|of whom|among them)\s*$", text[:start], re.I):
+        if kind in _PERSON_KINDS and re.search(r"\b(?:including|of whom|among them)\s*$", text[:start], re.IGNORECASE):
             total = found.previous(start, max(text.rfind(p, 0, start) for p in ".;!?\n") + 1)
             kind = total.kind if total else kind  # a breakdown counts what its total counts
         found.add(kind, value, m.group("head").lower(), _qualifier(m.group("qual"), ranged=bool(m.group("num2"))),
