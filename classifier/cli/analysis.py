@@ -23,7 +23,8 @@ FIELDS = ("doc", "index", "paragraph_id", "lang", "kind", "value", "unit", "qual
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here instead of stdout.")
 @click.option("--evaluate", "gold", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Score the extractor on hand-labelled figures (labels/figures.jsonl) instead.")
+              help="Score the extractor on hand-labelled figures (labels/figures.jsonl) instead, and show how far "
+                   "the two annotation passes behind them agree.")
 def figures_cmd(paths: tuple[Path, ...], fmt: str, output: Path | None, gold: Path | None) -> None:
     """The figures each paragraph reports, one row per figure, with its span and kind.
 
@@ -36,17 +37,28 @@ def figures_cmd(paths: tuple[Path, ...], fmt: str, output: Path | None, gold: Pa
       pmc figures --evaluate labels/figures.jsonl
     """
     from ..classify import iter_paragraphs
-    from ..text.figures import find_figures, score_figures
+    from ..text.figures import figure_agreement, find_figures, score_figures
 
     if gold is not None:
         rows = [json.loads(line) for line in gold.read_text(encoding="utf-8").splitlines() if line.strip()]
         for split in sorted({r.get("split", "all") for r in rows}):
+            in_split = [r for r in rows if r.get("split", "all") == split]
             scored = score_figures([(r["text"], [(f["kind"], f["value"], f["qualifier"]) for f in r["figures"]])
-                                    for r in rows if r.get("split", "all") == split])
-            click.echo(f"{split}: {sum(1 for r in rows if r.get('split', 'all') == split)} paragraphs")
+                                    for r in in_split])
+            click.echo(f"{split}: {len(in_split)} paragraphs")
             for kind, m in scored.items():
                 click.echo(f"  {kind:20s} gold {m['gold']:3d}  found {m['found']:3d}  precision {m['precision']:.2f}"
                            f"  recall {m['recall']:.2f}")
+        pairs: dict[str, list[tuple[list, list]]] = {}  # the two annotation passes behind the gold, per pair
+        for r in rows:
+            if len(r.get("passes", {})) == 2:
+                (first, a), (second, b) = r["passes"].items()
+                pairs.setdefault(f"{first} vs {second}", []).append((a, b))
+        for names, pair in pairs.items():
+            click.echo(f"agreement, {names}: {len(pair)} paragraphs")
+            for kind, m in figure_agreement(pair).items():
+                click.echo(f"  {kind:20s} first {m['found']:3d}  second {m['gold']:3d}  matched {m['tp']:3d}"
+                           f"  F1 {m['f1']:.2f}")
         return
     if not paths:
         raise click.UsageError("give documents or JSONL files (or '-' for stdin), or --evaluate FILE")

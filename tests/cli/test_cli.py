@@ -251,4 +251,5 @@ def test_figures_of_the_hundred_days_seed_with_measures_and_campaign(env: dict[s
     assert {r["labels_from"] for r in rows} == {"gold"} and "enforcement" in rows[0]["measures"]
     assert rows[0]["campaigns"].startswith("hundred_days") and rows[0]["date"] == "--07-07"
     evaluated = run("figures", "--evaluate", str(ROOT / "labels" / "figures.jsonl"), env=env)
-    assert "heldout: 16 paragraphs" in evaluated.stdout.decode()
+    assert "heldout: 38 paragraphs" in evaluated.stdout.decode()
+    assert "agreement, dev-rules vs dev-figures-recall: 36 paragraphs" in evaluated.stdout.decode()
