@@ -102,8 +102,11 @@ def _screen(mode: str, header: str, problem: str) -> None:
 
 
 def allowed_pages(user: User, pages: tuple[tuple[str, str, str], ...]) -> list[tuple[str, str, str]]:
-    """The pages this user's role opens, in the frame's order."""
-    return [page for page in pages if user.can(PAGE_ACTIONS[page[0]])]
+    """The pages this user's role opens, in the frame's order (their names also go to the session
+    state as `pmc_pages`, for the sidebar and the tests)."""
+    allowed = [page for page in pages if user.can(PAGE_ACTIONS[page[0]])]
+    st.session_state.pmc_pages = [path.rsplit("/", 1)[-1].removesuffix(".py") for path, _, _ in allowed]
+    return allowed
 
 
 def sidebar(user: User) -> None:

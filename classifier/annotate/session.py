@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import store as db
-from ..errors import LabelDataError, StaleAnswerError
+from ..errors import AccessError, LabelDataError, StaleAnswerError
 from ..scoring.explain import explain_text, highlight_spans
 from ..scoring.registry import SavedModel
 from ..store import Answer, Pool
+from ..store.users import authorize
 from ..text.paragraph import Paragraph
 from ..workspace import Workspace
 from .queue import next_paragraph
@@ -124,6 +125,15 @@ def _suggestion(saved: SavedModel, text: str, *, top: int) -> dict[str, Any]:
     }
 
 
+def may_see_others(ws: Workspace, annotator: str) -> bool:
+    """Whether the annotator may see other annotators' answers (a reviewer's right on a team store)."""
+    try:
+        authorize(ws.store, annotator, "review")
+    except AccessError:
+        return False
+    return True
+
+
 def _build_item(
     ws: Workspace,
     paragraph: Paragraph,
@@ -152,8 +162,9 @@ def _build_item(
         saved = ws.model
         if saved is not None:
             suggestion = _suggestion(saved, paragraph.text, top=explain_top)
-        latest = db.latest_answers(ws.store, [paragraph.id]).get(paragraph.id, {})
-        others = tuple(answer_dict(a) for name, a in sorted(latest.items()) if name != annotator)
+        if may_see_others(ws, annotator):  # others' answers are a reviewer's to see (store.users)
+            latest = db.latest_answers(ws.store, [paragraph.id]).get(paragraph.id, {})
+            others = tuple(answer_dict(a) for name, a in sorted(latest.items()) if name != annotator)
     return LabelItem(
         paragraph_id=paragraph.id, text=paragraph.text, lang=paragraph.lang, doc=doc,
         title=title, section=paragraph.section, index=paragraph.index,

@@ -74,3 +74,4 @@ from . import models as _models  # noqa: E402,F401
 from . import labels as _labels  # noqa: E402,F401
 from . import answers as _answers  # noqa: E402,F401
 from . import analysis as _analysis  # noqa: E402,F401
+from . import team as _team  # noqa: E402,F401

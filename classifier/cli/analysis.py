@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import EXIT_SKIPPED, cli
-from .options import STORE, actor
+from .options import STORE
 
 FIELDS = ("doc", "index", "paragraph_id", "lang", "kind", "value", "unit", "qualifier", "start", "end", "figure",
           "measures", "labels_from", "date", "campaigns", "publisher", "text")

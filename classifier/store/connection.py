@@ -122,8 +122,6 @@ def open_store(
 
 
 def _open_postgres(url: str, *, taxonomy: Taxonomy | None, timeout: float, create: bool) -> Store:
-    from .schema import migrate_postgres
-
     name = postgres.redact(url)
     conn = postgres.connect(url, timeout=timeout)
     try:
@@ -133,7 +131,7 @@ def _open_postgres(url: str, *, taxonomy: Taxonomy | None, timeout: float, creat
                              f"pass another database in the URL")
         if version == 0 and not create:
             raise StoreError(f"{name}: no pmc store here yet; run `pmc db init` or ingest documents first")
-        migrate_postgres(conn, name)
+        postgres.migrate_postgres(conn, name)
     except BaseException as exc:
         conn.close()
         if isinstance(exc, StoreError) or not _is_pg_error(exc):

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StoreError
+from .schema import SCHEMA_VERSION
 
-__all__ = ["is_url", "redact", "connect", "PgConnection", "create_schema", "grant_app_role", "store_error",
+__all__ = ["is_url", "redact", "connect", "PgConnection", "create_schema", "grant_app_role", "store_error", "init_database", "migrate_postgres",
            "is_retryable", "read_version", "SCHEMES"]
 
 SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
@@ -255,3 +257,74 @@ def grant_app_role(conn: PgConnection, role: str) -> list[str]:
 
 def _current_schema(conn: PgConnection) -> str:
     return conn.execute("SELECT current_schema()").fetchone()[0]
+
+
+def init_database(url: str, *, owner: str | None = None, app_role: str | None = None,
+                  timeout: float = 30.0) -> dict[str, Any]:
+    """Create (or upgrade) the schema of a team store and give the app's role its grants.
+
+    Connect as the tables' owner, or as a superuser with `owner` (the tables are then created
+    under `SET ROLE owner`). With `app_role`, that role gets SELECT and INSERT on answers, gold
+    and events and nothing else on them. Returns `{"store", "owner", "app_role", "version", "grants"}`.
+    """
+    name = redact(url)
+    conn = connect(url, timeout=timeout)
+    try:
+        for role in (owner, app_role):
+            if role is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", role):
+                raise StoreError(f"role name {role!r} is not a plain SQL identifier; use letters, digits and _")
+        if owner:
+            conn.execute(f"SET ROLE {owner}")
+        if read_version(conn) is None:
+            raise StoreError(f"{name} is a PostgreSQL database but not a pmc store (it has other tables)")
+        migrate_postgres(conn, name)
+        grants = grant_app_role(conn, app_role) if app_role else []
+        who = conn.execute("SELECT current_user").fetchone()[0]
+        if app_role and app_role == who:
+            raise StoreError(f"the app role {app_role} owns the tables; create the schema as another role "
+                             f"(--owner) so the app cannot alter or truncate them")
+    except StoreError:
+        conn.close()
+        raise
+    except Exception as exc:
+        conn.close()
+        if type(exc).__module__.startswith("psycopg"):
+            raise store_error(name, exc) from None
+        raise
+    conn.close()
+    return {"store": name, "owner": who, "app_role": app_role, "version": SCHEMA_VERSION, "grants": grants}
+
+
+# PostgreSQL stores begin at version 5 (the schema as `create_schema` writes it); a migration
+# added after 5 goes here as {version: function(conn)} beside its SQLite twin in `_MIGRATIONS`.
+_PG_FIRST_VERSION = 5
+_PG_MIGRATIONS: dict[int, Callable[[object], None]] = {}
+_PG_LOCK = 0x504D4331  # advisory lock id: one process migrates at a time
+
+
+def migrate_postgres(conn: object, name: str) -> None:
+    """Create or upgrade the schema of a PostgreSQL store (inside one transaction)."""
+    version = read_version(conn)  # type: ignore[arg-type]
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN")  # type: ignore[attr-defined]
+    try:
+        conn.execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")  # type: ignore[attr-defined]
+        version = read_version(conn)  # type: ignore[arg-type]
+        if version is None:
+            raise StoreError(f"{name} is a PostgreSQL database but not a pmc store; pass another database")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{name} has store schema version {version}, but this pmc only knows up to "
+                f"{SCHEMA_VERSION}; upgrade pmc (pip install -U policy-measure-classifier)"
+            )
+        if version == 0:
+            create_schema(conn, _PG_FIRST_VERSION)  # type: ignore[arg-type]
+            version = _PG_FIRST_VERSION
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            _PG_MIGRATIONS[number](conn)
+            set_version(conn, number)  # type: ignore[arg-type]
+        conn.execute("COMMIT")  # type: ignore[attr-defined]
+    except BaseException:
+        conn.execute("ROLLBACK")  # type: ignore[attr-defined]
+        raise

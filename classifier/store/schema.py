@@ -5,9 +5,8 @@ missing ones inside one write transaction. `PRAGMA application_id` marks a file 
 so pmc never writes into another application's database. Answers and gold are append-only:
 triggers refuse UPDATE and DELETE.
 
-A PostgreSQL store starts at the current version: `migrate_postgres()` creates the whole schema
-(`store.postgres.create_schema`) in an empty database under an advisory lock, and later
-migrations will be added to `_PG_MIGRATIONS` beside their SQLite twins.
+A PostgreSQL store starts at version 5: `store.postgres.migrate_postgres()` creates the whole
+schema in an empty database; a migration added after 5 gets a PostgreSQL twin there.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from ..errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "APPLICATION_ID", "migrate", "migrate_postgres", "check_is_pmc_store"]
+__all__ = ["SCHEMA_VERSION", "APPLICATION_ID", "migrate", "check_is_pmc_store"]
 
 APPLICATION_ID = 0x504D4331  # "PMC1" in the SQLite header: marks a file as a pmc store
 
@@ -252,39 +251,3 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute("ROLLBACK")
         raise
 
-
-# PostgreSQL stores begin at version 5 (the schema as `create_schema` writes it); a migration
-# added after 5 goes here as {version: function(conn)} beside its SQLite twin in `_MIGRATIONS`.
-_PG_FIRST_VERSION = 5
-_PG_MIGRATIONS: dict[int, Callable[[object], None]] = {}
-_PG_LOCK = 0x504D4331  # advisory lock id: one process migrates at a time
-
-
-def migrate_postgres(conn: object, name: str) -> None:
-    """Create or upgrade the schema of a PostgreSQL store (inside one transaction)."""
-    from . import postgres
-
-    version = postgres.read_version(conn)  # type: ignore[arg-type]
-    if version == SCHEMA_VERSION:
-        return
-    conn.execute("BEGIN")  # type: ignore[attr-defined]
-    try:
-        conn.execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")  # type: ignore[attr-defined]
-        version = postgres.read_version(conn)  # type: ignore[arg-type]
-        if version is None:
-            raise StoreError(f"{name} is a PostgreSQL database but not a pmc store; pass another database")
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{name} has store schema version {version}, but this pmc only knows up to "
-                f"{SCHEMA_VERSION}; upgrade pmc (pip install -U policy-measure-classifier)"
-            )
-        if version == 0:
-            postgres.create_schema(conn, _PG_FIRST_VERSION)  # type: ignore[arg-type]
-            version = _PG_FIRST_VERSION
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            _PG_MIGRATIONS[number](conn)
-            postgres.set_version(conn, number)  # type: ignore[arg-type]
-        conn.execute("COMMIT")  # type: ignore[attr-defined]
-    except BaseException:
-        conn.execute("ROLLBACK")  # type: ignore[attr-defined]
-        raise
