@@ -142,7 +142,9 @@ def ingest_cmd(paths: tuple[Path, ...], db: Path | None) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True, help="Port to serve on.")
 @click.option("--address", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 shares the app with your network.")
-def app_cmd(db: Path | None, port: int, address: str) -> None:
+@click.option("--auth", type=click.Choice(["none", "header", "oidc"]), default=None,
+              help="How people sign in (default PMC_AUTH, else none: a typed name, for one trusted machine).")
+def app_cmd(db: Path | None, port: int, address: str, auth: str | None) -> None:
     """Start the labelling and review app (seeds, trains and scores on first start).
 
     The first start ingests seeds/*.txt, imports labels/gold.jsonl and trains a model when the
@@ -152,6 +154,7 @@ def app_cmd(db: Path | None, port: int, address: str) -> None:
     Example:
       pmc app
       pmc app --db team.sqlite --port 8600 --address 0.0.0.0
+      PMC_DB=postgresql://pmc_app:…@db.internal/pmc pmc app --auth oidc --address 0.0.0.0
     """
     import os
     import subprocess
@@ -165,10 +168,13 @@ def app_cmd(db: Path | None, port: int, address: str) -> None:
     command = [
         sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "app.py"),
         "--server.headless", "true", "--server.port", str(port), "--server.address", address,
-        "--browser.gatherUsageStats", "false", "--", "--db", str(db_path),
+        "--browser.gatherUsageStats", "false",
     ]
+    if "://" not in db_path:  # a URL (with its password) goes by environment only, never on the command line
+        command += ["--", "--db", db_path]
     try:
-        code = subprocess.call(command, cwd=PROJECT_ROOT, env={**os.environ, "PMC_DB": str(db_path)})
+        env = {**os.environ, "PMC_DB": db_path, **({"PMC_AUTH": auth} if auth else {})}
+        code = subprocess.call(command, cwd=PROJECT_ROOT, env=env)
     except KeyboardInterrupt:
         code = 0
     sys.exit(code)

@@ -1,16 +1,20 @@
 """Floor 3 — the annotation store: the only code that speaks SQL.
 
-One database (`--db`, else `PMC_DB`, else `data/pmc.sqlite`) holds the documents and their
+One database (`--db`, else `PMC_DB`, else `data/pmc.sqlite`; an SQLite path, or a
+`postgresql://` URL for a team) holds the documents and their
 paragraphs (content-hash ids: the same text is stored once however many documents contain it),
 every annotator answer, every gold adjudication, a log of the model versions seen, cached model
-scores and the short-lived claims that keep two annotators off the same paragraph. Answers and
-gold decisions are append-only (triggers refuse UPDATE and DELETE); the current label of a
+scores, the short-lived claims that keep two annotators off the same paragraph, the users and
+their roles, and a log of team actions. Answers, gold decisions and the log are append-only
+(triggers refuse UPDATE and DELETE, and TRUNCATE on PostgreSQL); the current label of a
 paragraph is derived from them, never stored (`records.derive`).
 
 Modules, one table family each: `connection` (opening, transactions, errors: where the dialect
 lives), `schema` (migrations), `records` (what is returned, and the derivation rule),
 `documents`, `answers`, `gold`, `current` (derived labels, progress), `pool` (what an annotator
-may be given, claims), `models` (versions seen, score cache). Writes are short `BEGIN
+may be given, claims), `models` (versions seen, score cache), `users` (roles, the permission
+rule, the team log), `postgres` (the PostgreSQL dialect, schema and grants), `transfer` (copying
+a store between backends). Writes are short `BEGIN
 IMMEDIATE` transactions, one per answer, so several processes can write at once (WAL) and a
 killed process loses nothing it saved. A `Store` can be shared between threads: calls are
 serialised by a lock. May import `text`, `labels`, `errors`, `paths`.

@@ -56,7 +56,6 @@ def record_answer(
     checked = _labels(store, labels, where=f"answer by {annotator!r} on paragraph {paragraph_id}")
     scores_json = _json(dict(scores)) if scores is not None else None
     with _write(store) as conn:
-        _require_paragraph(conn, store, paragraph_id)
         _authorize(conn, annotator, "label")
         # Ending the claim and checking its token are one statement: two saves racing with the
         # same token cannot both see it (the second finds no row on either backend).
@@ -65,8 +64,10 @@ def record_answer(
             + (" RETURNING 1" if token is None else " AND token = ? RETURNING 1"),
             (paragraph_id, annotator) if token is None else (paragraph_id, annotator, token),
         ).fetchall()
-        if token is not None and not ended:
-            _stale(conn, paragraph_id, annotator)
+        if not ended:  # a claim exists only on a stored paragraph; without one, check it is known
+            _require_paragraph(conn, store, paragraph_id)
+            if token is not None:
+                _stale(conn, paragraph_id, annotator)
         new_id = conn.execute(
             """INSERT INTO annotations
                 (paragraph_id, annotator, answer, labels, model_version, scores, note, created_at, source)
@@ -217,5 +218,5 @@ def _latest_answers(conn: Any, ids: list[str] | None) -> dict[str, dict[str, Ans
 
 def answer_count(store: Store, annotator: str) -> int:
     """How many answers (rows) an annotator has given."""
-    with _read(store) as conn:
+    with _read(store, snapshot=False) as conn:
         return conn.execute("SELECT COUNT(*) FROM annotations WHERE annotator = ?", (annotator,)).fetchone()[0]

@@ -221,10 +221,21 @@ def _write(store: Store) -> Iterator[Any]:
 
 
 @contextmanager
-def _read(store: Store) -> Iterator[Any]:
-    """A read snapshot: every query inside sees the same committed state."""
+def _read(store: Store, *, snapshot: bool = True) -> Iterator[Any]:
+    """A read snapshot: every query inside sees the same committed state. `snapshot=False` is
+    for reads whose statements need not agree with each other (on PostgreSQL it saves the
+    BEGIN and COMMIT round trips of the queue's hot path)."""
     with store._lock:
         conn = store._conn
+        if not snapshot and store.dialect == "postgresql":
+            try:
+                yield conn
+            except Exception as exc:
+                error = _driver_error(store, exc)
+                if error is None:
+                    raise
+                raise error from None
+            return
         try:
             conn.execute("BEGIN" if store.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         except Exception as exc:

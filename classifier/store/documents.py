@@ -163,12 +163,14 @@ def document_meta(store: Store, doc_ids: Iterable[str] | None = None) -> dict[st
     return {doc: json.loads(meta) for doc, meta in rows}
 
 
+_INSERT_PARAGRAPH = (
+    "INSERT INTO paragraphs (paragraph_id, text, lang, overlap_key, shuffle_key, added_at, search_key) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+
+
 def _insert_paragraph(conn: Any, pid: str, text: str, lang: str, now: str) -> bool:
-    cursor = conn.execute(
-        "INSERT INTO paragraphs (paragraph_id, text, lang, overlap_key, shuffle_key, added_at, search_key) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (pid, text, lang, *_hash_keys(pid), now, search_key(text)),
-    )
+    cursor = conn.execute(_INSERT_PARAGRAPH, (pid, text, lang, *_hash_keys(pid), now, search_key(text)))
     return cursor.rowcount == 1
 
 
@@ -180,8 +182,11 @@ def _insert_paragraphs(
     doc_id: str | None,
     title: str | None,
 ) -> int:
+    """Store texts (once each) and positions in batched statements (pipelined on PostgreSQL);
+    returns how many texts were new to the store."""
     now = _now()
-    new = 0
+    texts: dict[str, tuple] = {}
+    positions = []
     for p in paragraphs:
         doc = doc_id or p.doc
         if not p.text.strip():
@@ -192,15 +197,25 @@ def _insert_paragraphs(
                 f"paragraph {doc}:{p.index} has id {p.id!r} but its text hashes to {expected!r}; "
                 f"ids must come from classifier.text.paragraph.paragraph_id (re-run the segmenter)"
             )
-        new += _insert_paragraph(conn, p.id, p.text, p.lang or detect_language(p.text), now)
-        conn.execute(
+        if p.id not in texts:
+            texts[p.id] = (p.id, p.text, p.lang or detect_language(p.text), *_hash_keys(p.id), now, search_key(p.text))
+        positions.append((doc, p.index, p.id, title if title is not None else p.title, p.section, p.speaker))
+    ids = list(texts)
+    known: set[str] = set()
+    for chunk in _chunks(ids):
+        known.update(r[0] for r in conn.execute(
+            f"SELECT paragraph_id FROM paragraphs WHERE paragraph_id IN ({_marks(len(chunk))})", chunk))
+    if len(known) < len(ids):
+        conn.executemany(_INSERT_PARAGRAPH, [row for pid, row in texts.items() if pid not in known])
+    if positions:
+        conn.executemany(
             """INSERT INTO positions (doc_id, position, paragraph_id, title, section, speaker)
             VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (doc_id, position) DO UPDATE SET paragraph_id = excluded.paragraph_id,
                 title = excluded.title, section = excluded.section, speaker = excluded.speaker""",
-            (doc, p.index, p.id, title if title is not None else p.title, p.section, p.speaker),
+            positions,
         )
-    return new
+    return len(ids) - len(known)
 
 
 # A paragraph at its first position; `seq` (last) is its place in document order.
@@ -229,7 +244,7 @@ def get_paragraph(store: Store, paragraph_id: str) -> Paragraph:
 
 def get_paragraphs(store: Store, paragraph_ids: Iterable[str] | None = None) -> dict[str, Paragraph]:
     """Stored paragraphs by id (all of them, in document order, when `paragraph_ids` is None)."""
-    with _read(store) as conn:
+    with _read(store, snapshot=False) as conn:
         if paragraph_ids is None:
             rows = conn.execute(_FIRST_POSITION + " ORDER BY p.seq").fetchall()
         else:

@@ -69,7 +69,7 @@ def _eligible(terms: Sequence[str]) -> tuple[str, dict[str, str]]:
 def pool_count(store: Store, pool: Pool, *, terms: Sequence[str] = ()) -> int:
     """How many paragraphs are in the pool (only those containing one of `terms`, if given)."""
     eligible, extra = _eligible(terms)
-    with _read(store) as conn:
+    with _read(store, snapshot=False) as conn:
         return conn.execute(
             f"SELECT COUNT(*) FROM paragraphs p WHERE {eligible}", {**_pool_params(pool), **extra}
         ).fetchone()[0]
@@ -99,7 +99,7 @@ def pool_ids(
     """
     eligible, extra = _eligible(terms)
     params = {**_pool_params(pool), **extra, "limit": NO_LIMIT if limit is None else limit, "offset": offset}
-    with _read(store) as conn:
+    with _read(store, snapshot=False) as conn:
         if order == "shuffled":
             query = f"""SELECT p.paragraph_id, NULL FROM paragraphs p
                 WHERE p.shuffle_key {{op}} :start AND {eligible}
@@ -146,7 +146,7 @@ def pool_filter(store: Store, pool: Pool, paragraph_ids: Sequence[str]) -> list[
     """The ids (in the given order) that are in the pool."""
     params = _pool_params(pool)
     keep: set[str] = set()
-    with _read(store) as conn:
+    with _read(store, snapshot=False) as conn:
         for chunk in _chunks(list(paragraph_ids)):
             marks = ",".join(f":id{i}" for i in range(len(chunk)))
             keep.update(
@@ -190,8 +190,8 @@ def claim_paragraph(
     """
     params = _pool_params(pool)
     with _write(store) as conn:
-        conn.execute("DELETE FROM claims WHERE expires_at <= ?", (params["now"],))
-        _take(conn, pool.annotator, seconds)
+        # Sweep expired claims and end the annotator's previous one, in one statement.
+        conn.execute("DELETE FROM claims WHERE expires_at <= ? OR annotator = ?", (params["now"], pool.annotator))
         rows = conn.execute(
             _CLAIM,
             {**params, "pid": paragraph_id, "token": secrets.token_urlsafe(12), "expires": _in(seconds)},
@@ -228,7 +228,7 @@ def claim_for_revision(
 
 def current_claim(store: Store, annotator: str) -> Claim | None:
     """The annotator's claim (possibly expired but not yet swept), or None."""
-    with _read(store) as conn:
+    with _read(store, snapshot=False) as conn:
         row = conn.execute(
             "SELECT paragraph_id, annotator, token, expires_at FROM claims WHERE annotator = ?", (annotator,)
         ).fetchone()
@@ -249,7 +249,7 @@ def release_claims(store: Store, *, annotator: str, paragraph_id: str | None = N
 
 def active_claims(store: Store) -> dict[str, tuple[str, str]]:
     """Unexpired claims: `{paragraph_id: (annotator, expires_at)}`."""
-    with _read(store) as conn:
+    with _read(store, snapshot=False) as conn:
         rows = conn.execute(
             "SELECT paragraph_id, annotator, expires_at FROM claims WHERE expires_at > ?", (_now(),)
         ).fetchall()

@@ -106,9 +106,15 @@ def sign_in(store: Store, name: str) -> User:
 
 def _authorize(conn: Any, actor: str, action: str) -> None:
     """Refuse `action` by `actor` inside an open transaction (see `authorize`)."""
-    if actor == SYSTEM or conn.execute("SELECT 1 FROM users LIMIT 1").fetchone() is None:
+    if actor == SYSTEM:
         return
-    row = conn.execute("SELECT name, role, display_name, disabled FROM users WHERE name = ?", (actor,)).fetchone()
+    # One round trip: are there users at all, and who is this one.
+    any_user, role, disabled = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM users), (SELECT role FROM users WHERE name = ?), "
+        "(SELECT disabled FROM users WHERE name = ?)", (actor, actor)).fetchone()
+    if not any_user:
+        return
+    row = None if role is None else (actor, role, "", disabled)
     if row is None:
         raise AccessError(f"{actor} is not a user of this pmc store and may not {_WHAT[action]}; "
                           f"ask an admin to run `pmc users add {actor} --role {ACTIONS[action]}`")
