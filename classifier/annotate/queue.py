@@ -383,13 +383,15 @@ def next_paragraph(
         if seed is not None
         else random.Random()
     )
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
         seconds = (view.walk("second", limit=2 * _BATCH)
                    if second_first and pool.overlap > 0 and chosen.name in ("active", "random") else [])
         # Among the oldest that need a second answer, each session tries its own order: several
         # annotators then rarely race for the same paragraph (a lost race costs a claim).
         rng.shuffle(seconds)
-        picks = [Pick(pid, SECOND_REASON) for pid, _ in seconds] or chosen.query(view, n=_BATCH, rng=rng)
+        picks = [Pick(pid, SECOND_REASON) for pid, _ in seconds]
+        if not picks or attempt > 0:  # after a lost race for the second answers, the strategy's too
+            picks += chosen.query(view, n=_BATCH, rng=rng)
         for pick in picks:
             claim = claim_paragraph(store, pool, pick.paragraph_id, seconds=claim_seconds)
             if claim is not None:

@@ -15,7 +15,7 @@ from ..labels.gold import SOURCES, LabelledParagraph
 from ..text.language import detect_language
 from ..text.paragraph import paragraph_id
 from .answers import _latest_answers
-from .connection import Store, _chunks, _json, _marks, _now, _read, _select_for_ids, _write
+from .connection import Store, _chunks, _json, _marks, _now, _read, _select_for_ids, _write, retrying
 from .documents import _FIRST_POSITION, _insert_paragraph, _paragraph, _require_paragraph
 from .users import _authorize
 from .records import _GOLD_COLUMNS, _GOLD_INSERT, GoldDecision, _check_name, derive, _gold, _labels
@@ -23,6 +23,7 @@ from .records import _GOLD_COLUMNS, _GOLD_INSERT, GoldDecision, _check_name, der
 __all__ = ["set_gold", "latest_gold", "import_gold", "export_gold", "gold_rows"]
 
 
+@retrying
 def set_gold(
     store: Store,
     paragraph_id: str,

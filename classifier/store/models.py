@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabelDataError, StoreError
-from .connection import Store, _chunks, _json, _marks, _now, _read, _write
+from .connection import Store, _chunks, _json, _marks, _now, _read, _write, retrying
 from .records import _check_name
 
 __all__ = ["unscored_count", "register_model", "list_model_versions", "write_scores", "read_scores", "clear_scores",
@@ -26,6 +26,7 @@ def _model(row: tuple) -> dict[str, Any]:
     return {"version": row[0], "path": row[1], "card": json.loads(row[2]), "registered_at": row[3]}
 
 
+@retrying
 def register_model(store: Store, version: str, path: str | Path, card: Mapping[str, Any]) -> dict[str, Any]:
     """Record a trained model version (idempotent for the same path and card).
 
@@ -63,6 +64,7 @@ def list_model_versions(store: Store) -> list[dict[str, Any]]:
     return [_model(row) for row in rows]
 
 
+@retrying
 def write_scores(
     store: Store, model_version: str, rows: Iterable[tuple[str, Mapping[str, float], float]]
 ) -> int:

@@ -192,10 +192,16 @@ def claim_paragraph(
     with _write(store) as conn:
         # Sweep expired claims and end the annotator's previous one, in one statement.
         conn.execute("DELETE FROM claims WHERE expires_at <= ? OR annotator = ?", (params["now"], pool.annotator))
-        rows = conn.execute(
-            _CLAIM,
-            {**params, "pid": paragraph_id, "token": secrets.token_urlsafe(12), "expires": _in(seconds)},
-        ).fetchall()
+        values = {**params, "pid": paragraph_id, "token": secrets.token_urlsafe(12), "expires": _in(seconds)}
+        rows = conn.execute(_CLAIM, values).fetchall()
+        if rows and store.dialect == "postgresql":
+            # READ COMMITTED: the INSERT's eligibility test ran on the snapshot from before it
+            # waited for a racing session's lock; test again now that session has committed (an
+            # answer it just saved must not hand the paragraph to a second annotator).
+            still = conn.execute(f"SELECT 1 FROM paragraphs p WHERE p.paragraph_id = :pid AND {_ELIGIBLE}", values)
+            if still.fetchone() is None:
+                conn.execute("DELETE FROM claims WHERE paragraph_id = ? AND annotator = ?", (paragraph_id, pool.annotator))
+                return None
     return Claim(*rows[0]) if rows else None
 
 

@@ -101,3 +101,41 @@ def test_app_bootstraps_then_runs_streamlit(tmp_path: Path, monkeypatch: pytest.
 def test_help_has_an_example(command: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
     assert pmc(*command, "--help") == 0
     assert "Example:" in capsys.readouterr().out
+
+
+def test_users_commands_manage_roles_and_refuse_non_admins(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    db = str(tmp_path / "team.sqlite")
+    assert pmc("users", "add", "bob", "--role", "annotator", "--db", db) == 11
+    assert capsys.readouterr().err == ("Error: the first user of a store must be an admin (adding bob as annotator); "
+                                       "add yourself first: `pmc users add NAME --role admin`\n")
+    assert pmc("users", "add", "ada", "--role", "admin", "--db", db) == 0
+    monkeypatch.setenv("PMC_USER", "ada")
+    assert pmc("users", "add", "bob", "--role", "annotator", "--db", db) == 0
+    assert pmc("users", "set-role", "bob", "reviewer", "--db", db) == 0
+    assert pmc("users", "disable", "bob", "--db", db) == 0
+    capsys.readouterr()
+    assert pmc("users", "list", "--db", db) == 0
+    assert capsys.readouterr().out == "ada\tadmin\nbob\treviewer\tdisabled\n"
+    monkeypatch.setenv("PMC_USER", "bob")
+    assert pmc("users", "enable", "bob", "--db", db) == 11
+    assert capsys.readouterr().err == "Error: bob is disabled on this pmc store and may not retrain, promote, roll back, upload or manage users\n"
+    assert pmc("ingest", str(ROOT / "seeds" / "000_24ba927b92883e99.txt"), "--db", db) == 10  # skipped: not an admin
+    assert "bob is disabled" in capsys.readouterr().err
+
+
+def test_db_copy_and_info_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, target = tmp_path / "one.sqlite", tmp_path / "two.sqlite"
+    with open_store(source) as store:
+        corpus.upload(Workspace.of(store, tmp_path / "m"), "note.txt", "边检站查获偷渡人员5名。\n\n海警巡逻。\n".encode("utf-8"),
+                      by="ada")
+    assert pmc("db", "copy", str(source), str(target)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["paragraphs", "2"] and out[-1] == f"copied {source} -> {target}; counts checked"
+    assert pmc("db", "copy", str(source), str(target)) == 7
+    assert "is not empty (documents 1, paragraphs 2, positions 2)" in capsys.readouterr().err
+    assert pmc("db", "info", "--db", str(target)) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"{target}: sqlite, schema version 5"
+    assert pmc("db", "init", str(target)) == 7
+    assert capsys.readouterr().err == (f"Error: {target} is not a postgresql:// URL; an SQLite store needs no init "
+                                       f"(it is created on use)\n")

@@ -204,3 +204,22 @@ def test_a_postgres_url_that_cannot_connect_says_so_without_the_password():
     assert message.startswith("postgresql://pmc:***@127.0.0.1:1/none: cannot connect (")
     assert message.endswith("check the URL, that the server runs and the role's password")
     assert "secret" not in message
+
+
+def test_a_write_that_loses_a_race_for_a_lock_is_retried_then_reported():
+    from classifier.store.connection import BusyError, retrying
+
+    calls = []
+
+    @retrying
+    def flaky(fail: int) -> str:
+        calls.append(1)
+        if len(calls) <= fail:
+            raise BusyError("pmc.sqlite is locked by another process (database is locked); close other pmc sessions or retry")
+        return "saved"
+
+    assert flaky(2) == "saved" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(StoreError, match="is locked by another process") as caught:
+        flaky(99)
+    assert len(calls) == 5 and caught.value.exit_code == 7
