@@ -4,10 +4,13 @@
   (`oidc-provider-mock`, on a free loopback port; nothing leaves the machine). The test types the
   subject into the provider's authorization form, is redirected back and is signed in as exactly
   that e-mail; an annotator sees Label but not Review or Model, and a paragraph; signing out
-  brings the sign-in screen back; an e-mail that is not a user of the store is refused.
+  goes through the provider's end-session page and brings the sign-in screen back; an e-mail
+  that is not a user of the store is refused, and after signing out the same browser signs in
+  as the admin (every page).
 * `PMC_AUTH=header`: a browser context that sends `X-Forwarded-Email` on every request (as a
-  reverse proxy would) is a reviewer who adjudicates a disagreement; the gold records that
-  e-mail as the reviewer. A context without the header sees only the sign-in message.
+  reverse proxy would; websocket included) is a reviewer who adjudicates a disagreement; the
+  gold records that e-mail as the reviewer. A context without the header, or with a disabled
+  user's, sees only the sign-in message. `?annotator=` (typed-name mode) signs nobody in.
 
 Every server runs with its `cwd` in a temporary folder holding its own `.streamlit/secrets.toml`,
 so the repository's `.streamlit/` is never written. Both servers share one store, whose users
@@ -34,7 +37,7 @@ import pytest
 from classifier.bootstrap import bootstrap
 from classifier.labels.gold import load_labelled
 from classifier.store import get_paragraphs, latest_gold, open_store, record_answer
-from classifier.store.users import add_user
+from classifier.store.users import add_user, set_disabled
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +50,7 @@ VIEWPORT = {"width": 1400, "height": 1000}
 WAIT_MS = 60_000
 
 ADMIN, ANNOTATOR, SECOND, REVIEWER = "admin@example.org", "ann@example.org", "ann2@example.org", "rev@example.org"
-STRANGER = "stranger@example.org"
+STRANGER, GONE = "stranger@example.org", "gone@example.org"
 # Every element's text, shadow roots and same-origin frames included (the Label form is a v2 component).
 ALL_TEXT_JS = """() => {
   const out = [];
@@ -119,7 +122,7 @@ def _streamlit(folder: Path, port: int, auth: str, secrets_toml: str = "") -> tu
 
 @pytest.fixture(scope="module")
 def store_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bootstrapped store with four users and one paragraph two annotators disagree on."""
+    """A bootstrapped store with five users (one disabled) and one paragraph two annotators disagree on."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); the browser tests need it")
     for module, package in (("authlib", "Authlib"), ("oidc_provider_mock", "oidc-provider-mock")):
@@ -134,6 +137,8 @@ def store_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         add_user(store, ANNOTATOR, role="annotator", by=ADMIN)
         add_user(store, SECOND, role="annotator", by=ADMIN)
         add_user(store, REVIEWER, role="reviewer", by=ADMIN)
+        add_user(store, GONE, role="reviewer", by=ADMIN)
+        set_disabled(store, GONE, True, by=ADMIN)
         gold_ids = set(latest_gold(store))
         disputed = next(pid for pid in get_paragraphs(store) if pid not in gold_ids)
         record_answer(store, disputed, annotator=ANNOTATOR, answer="accept", labels=["enforcement"])
@@ -256,7 +261,7 @@ def test_oidc_annotator_signs_in_sees_only_label_and_signs_out(servers, browser,
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     try:
-        page.goto(url)
+        page.goto(f"{url}/?annotator={ADMIN}")  # the typed-name mode's parameter signs nobody in here
         _signin_screen(page, texts)
         page.screenshot(path=str(SHOTS / "signin-oidc.png"))
         page.get_by_role("button", name="Sign in").click()
@@ -286,7 +291,7 @@ def test_oidc_annotator_signs_in_sees_only_label_and_signs_out(servers, browser,
         context.close()
 
 
-def test_oidc_identity_that_is_not_a_user_is_refused(servers, browser, texts) -> None:
+def test_oidc_identity_that_is_not_a_user_is_refused_then_the_admin_signs_in(servers, browser, texts) -> None:
     url = servers["oidc"]
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
@@ -298,6 +303,11 @@ def test_oidc_identity_that_is_not_a_user_is_refused(servers, browser, texts) ->
         _oidc_sign_out(page, url, page.get_by_role("button", name="Sign out"))  # to try another account
         page.get_by_role("button", name="Sign in").wait_for()
         _signin_screen(page, texts)
+        _oidc_sign_in(page, url, ADMIN)  # the same browser, now the admin: all pages, nobody's leftovers
+        page.locator(".pmc-form").wait_for()
+        _idle(page)
+        assert _signed_in(page) == f"Signed in: {ADMIN} · admin"
+        assert _nav(page) == ["Label", "Review", "Model", "Documents", "Analysis", "Codebook"]
     finally:
         context.close()
 
@@ -306,17 +316,23 @@ def test_header_reviewer_adjudicates_and_no_header_sees_nothing(servers, browser
     url = servers["header"]
     disputed = (store_folder / "disputed").read_text()
     anonymous = browser.new_context(viewport=VIEWPORT)
+    disabled = browser.new_context(viewport=VIEWPORT, extra_http_headers={"X-Forwarded-Email": GONE})
     reviewer = browser.new_context(viewport=VIEWPORT, extra_http_headers={"X-Forwarded-Email": REVIEWER})
     try:
         page = anonymous.new_page()
         page.set_default_timeout(WAIT_MS)
-        page.goto(url)
+        page.goto(f"{url}/?annotator={ADMIN}")  # the typed-name mode's parameter signs nobody in here
         _signin_screen(page, texts, message="none came with this request")
         page.screenshot(path=str(SHOTS / "signin-header-none.png"))
 
-        page = reviewer.new_page()
+        page = disabled.new_page()
         page.set_default_timeout(WAIT_MS)
         page.goto(url)
+        _signin_screen(page, texts, message=f"{GONE} is disabled on this pmc store")
+
+        page = reviewer.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"{url}/?annotator={ADMIN}")
         page.locator(".pmc-form").wait_for()
         sidebar = page.locator('[data-testid="stSidebar"]')
         _idle(page)
@@ -349,4 +365,5 @@ def test_header_reviewer_adjudicates_and_no_header_sees_nothing(servers, browser
         assert (gold.labels, gold.reviewer, gold.note) == (("enforcement", "border_patrol"), REVIEWER, "both are right")
     finally:
         anonymous.close()
+        disabled.close()
         reviewer.close()
