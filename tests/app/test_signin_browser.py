@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -101,12 +102,14 @@ def _start(args: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> sub
 
 
 def _streamlit(folder: Path, port: int, auth: str, secrets_toml: str = "") -> tuple[subprocess.Popen, Path]:
-    """`streamlit run <repo>/app.py` from its own folder (its own `.streamlit/secrets.toml`)."""
+    """`streamlit run <repo>/app.py` from its own folder: the repository's `config.toml`, its own
+    `secrets.toml`, and `HOME` there too, so no `~/.streamlit/secrets.toml` of whoever runs the tests counts."""
     cwd = folder / f"cwd-{auth}"
     (cwd / ".streamlit").mkdir(parents=True)
+    shutil.copy(ROOT / ".streamlit" / "config.toml", cwd / ".streamlit" / "config.toml")  # the app's settings
     if secrets_toml:
         (cwd / ".streamlit" / "secrets.toml").write_text(secrets_toml, encoding="utf-8")
-    home = folder / f"home-{auth}"  # no ~/.streamlit/secrets.toml of whoever runs the tests
+    home = folder / f"home-{auth}"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            "PMC_AUTH": auth, "PMC_DATA_DIR": str(folder), "PMC_DB": str(folder / "pmc.sqlite"),
