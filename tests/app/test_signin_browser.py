@@ -239,6 +239,11 @@ def _signin_screen(page, texts: dict[str, str], *, message: str = "") -> None:
     assert page.locator('[data-testid="stSidebarNav"]').count() == 0
 
 
+def _back_in_app(page, url: str) -> None:
+    """Wait until the provider's redirect and Streamlit's `/oauth2callback` have landed on the app."""
+    page.wait_for_url(lambda u: u.startswith(f"{url}/") and "/oauth2callback" not in u)
+
+
 def _oidc_sign_in(page, url: str, subject: str) -> None:
     """Open the app, press "Sign in", authorize `subject` at the mock provider and come back."""
     page.goto(url)
@@ -246,7 +251,7 @@ def _oidc_sign_in(page, url: str, subject: str) -> None:
     page.wait_for_url("**/oauth2/authorize**")
     page.get_by_placeholder("sub").fill(subject)
     page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(f"{url}/**")
+    _back_in_app(page, url)
 
 
 def _oidc_sign_out(page, url: str, button) -> None:
@@ -255,7 +260,7 @@ def _oidc_sign_out(page, url: str, button) -> None:
     button.click()
     page.wait_for_url("**/oauth2/end_session**")
     page.get_by_role("button", name="End session").click()
-    page.wait_for_url(f"{url}/**")
+    _back_in_app(page, url)
 
 
 def test_oidc_annotator_signs_in_sees_only_label_and_signs_out(servers, browser, texts) -> None:
@@ -273,7 +278,7 @@ def test_oidc_annotator_signs_in_sees_only_label_and_signs_out(servers, browser,
         page.screenshot(path=str(SHOTS / "signin-oidc-provider.png"))
         page.get_by_placeholder("sub").fill(ANNOTATOR)  # the mock's e-mail claim is the subject
         page.get_by_role("button", name="Authorize").click()
-        page.wait_for_url(f"{url}/**")
+        _back_in_app(page, url)
         form = page.locator(".pmc-form")
         form.wait_for()
         sidebar = page.locator('[data-testid="stSidebar"]')
