@@ -1,6 +1,6 @@
 """Sign-in: who the person in front of the app is, in the configured identity mode.
 
-Three modes, set with `PMC_AUTH` (docs/team-signin.md):
+Three modes, set with `PMC_AUTH` or `pmc app --auth` (docs/team-signin.md):
 
 * `none` (default) — a typed name, for one trusted machine: nothing proves it, and the app says
   so. On a store with users, the name must still be an enabled user, and its role applies.

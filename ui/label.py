@@ -141,10 +141,12 @@ def _sidebar() -> None:
         st.toggle("Include gold-labelled paragraphs", key="include_gold", on_change=reset_item,
                   help="Also offer paragraphs that already have a gold label (double annotation, to measure "
                        "agreement with gold). Gold paragraphs are offered anyway once nothing else is left.")
-        with st.expander("Admin"):
-            st.toggle("Offer codebook examples", key="include_codebook", on_change=reset_item,
-                      help="Codebook examples are training material written for the codebook, not real text; "
-                           "they are not offered for labelling unless you ask for them here.")
+        user = st.session_state.get("user")
+        if user is not None and user.can("admin"):
+            with st.expander("Admin"):
+                st.toggle("Offer codebook examples", key="include_codebook", on_change=reset_item,
+                          help="Codebook examples are training material written for the codebook, not real text; "
+                               "they are not offered for labelling unless you ask for them here.")
         summary = c.progress(c.annotator())
         st.divider()
         st.markdown("**Progress**")
