@@ -36,6 +36,21 @@ def small_gold() -> list[LabelledParagraph]:
     return [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc in GOLD_DOCS]
 
 
+def app_gold() -> list[LabelledParagraph]:
+    """The app tests' gold: a sixth of the codebook examples and one seed document."""
+    rows = load_labelled()
+    return [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc == "002_6ae7b0e59d7fc9d5"]
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface (for a test server)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def make_workspace(folder: Path, **options: object) -> tuple[Path, Path, dict]:
     db, registry = folder / "pmc.sqlite", folder / "models"
     report = bootstrap(db, registry=registry, gold=small_gold(), cv_repeats=0, **options)

@@ -171,15 +171,32 @@ def _sqlite_error(path: Path | str, exc: sqlite3.Error) -> StoreError:
 
 
 def _driver_error(store: Store, exc: BaseException) -> StoreError | None:
-    """The StoreError for a driver error, or None when `exc` is not one (let it through)."""
-    if isinstance(exc, sqlite3.OperationalError):
-        return _sqlite_error(store.path, exc)
-    if isinstance(exc, sqlite3.IntegrityError) and store.dialect == "sqlite":
+    """The StoreError for a driver error, or None when `exc` is not one (a bug: let it through)."""
+    if isinstance(exc, sqlite3.IntegrityError):
         return StoreError(f"{store.path}: {exc}") if "append-only" in str(exc) else None
+    if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+        return None
+    if isinstance(exc, sqlite3.DatabaseError):
+        return _sqlite_error(store.path, exc)
     if _is_pg_error(exc):
         error = postgres.store_error(str(store.path), exc)
         return BusyError(str(error)) if postgres.is_retryable(exc) else error
     return None
+
+
+@contextmanager
+def _driver_errors(store: Store, conn: Any = None) -> Iterator[None]:
+    """Driver errors raised inside become one-line `StoreError`s; with `conn`, the open
+    transaction is rolled back first (whatever was raised)."""
+    try:
+        yield
+    except BaseException as exc:
+        if conn is not None:
+            _rollback(conn)
+        error = _driver_error(store, exc) if isinstance(exc, Exception) else None
+        if error is None:
+            raise
+        raise error from None
 
 
 def _rollback(conn: Any) -> None:
@@ -197,27 +214,12 @@ def _write(store: Store) -> Iterator[Any]:
     """A short write transaction (`BEGIN IMMEDIATE` on SQLite: waits up to busy_timeout)."""
     with store._lock:
         conn = store._conn
-        try:
+        with _driver_errors(store):
             conn.execute("BEGIN IMMEDIATE" if store.dialect == "sqlite" else "BEGIN")
-        except Exception as exc:
-            error = _driver_error(store, exc) or (_sqlite_error(store.path, exc) if isinstance(exc, sqlite3.Error) else None)
-            if error is None:
-                raise
-            raise error from None
-        try:
+        with _driver_errors(store, conn):
             yield conn
-        except BaseException as exc:
-            _rollback(conn)
-            error = _driver_error(store, exc) if isinstance(exc, Exception) else None
-            if error is None:
-                raise
-            raise error from None
-        try:
+        with _driver_errors(store, conn):
             conn.execute("COMMIT")
-        except Exception as exc:
-            _rollback(conn)
-            error = _driver_error(store, exc) or StoreError(f"{store.path}: commit failed ({exc})")
-            raise error from None
 
 
 @contextmanager
@@ -228,29 +230,13 @@ def _read(store: Store, *, snapshot: bool = True) -> Iterator[Any]:
     with store._lock:
         conn = store._conn
         if not snapshot and store.dialect == "postgresql":
-            try:
+            with _driver_errors(store):
                 yield conn
-            except Exception as exc:
-                error = _driver_error(store, exc)
-                if error is None:
-                    raise
-                raise error from None
             return
-        try:
+        with _driver_errors(store):
             conn.execute("BEGIN" if store.dialect == "sqlite" else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        except Exception as exc:
-            error = _driver_error(store, exc)
-            if error is None:
-                raise
-            raise error from None
-        try:
+        with _driver_errors(store, conn):
             yield conn
-        except BaseException as exc:
-            _rollback(conn)
-            error = _driver_error(store, exc) if isinstance(exc, Exception) else None
-            if error is None:
-                raise
-            raise error from None
         conn.execute("COMMIT")
 
 

@@ -22,7 +22,7 @@ from classifier.workspace import Workspace
 from classifier.labels.gold import load_labelled
 from classifier.scoring.registry import active_version, list_models
 from classifier.store import current_claim, latest_gold, list_model_versions, open_store, record_answer
-from conftest import LABELS
+from conftest import LABELS, app_gold
 
 pytestmark = pytest.mark.slow  # Streamlit AppTest: a second or more per test
 
@@ -39,8 +39,7 @@ NOTE = (
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("app")
-    rows = load_labelled()
-    gold = [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc == "002_6ae7b0e59d7fc9d5"]
+    gold = app_gold()
     bootstrap(path / "pmc.sqlite", registry=path / "models", gold=gold, cv_repeats=0)
     return path
 

@@ -14,9 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from classifier.bootstrap import bootstrap
-from classifier.labels.gold import load_labelled
 from classifier.store import get_paragraphs, latest_gold, open_store, record_answer
 from classifier.store.users import add_user, set_disabled
+from conftest import app_gold
 
 pytestmark = pytest.mark.slow
 
@@ -27,8 +27,7 @@ TIMEOUT = 120
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("roles")
-    rows = load_labelled()
-    gold = [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc == "002_6ae7b0e59d7fc9d5"]
+    gold = app_gold()
     bootstrap(path / "pmc.sqlite", registry=path / "models", gold=gold, cv_repeats=0)
     with open_store(path / "pmc.sqlite") as store:
         add_user(store, "ada", role="admin", by="ada")

@@ -11,7 +11,6 @@ import json
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from classifier.bootstrap import bootstrap
-from classifier.labels.gold import load_labelled
 from classifier.scoring.registry import active_version, list_models
 from classifier.store import answers_by, latest_gold, open_store, record_answer
+from conftest import app_gold, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +49,6 @@ NOTE = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_healthy(url: str, process: subprocess.Popen, log: Path, seconds: float = 90.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -75,10 +68,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); the browser tests need it")
     folder = tmp_path_factory.mktemp("browser")
-    rows = load_labelled()
-    gold = [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc == "002_6ae7b0e59d7fc9d5"]
+    gold = app_gold()
     bootstrap(folder / "pmc.sqlite", registry=folder / "models", gold=gold, cv_repeats=0)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PMC_DATA_DIR": str(folder), "PMC_DB": str(folder / "pmc.sqlite"),
            "PMC_MODELS_DIR": str(folder / "models")}
     log = folder / "streamlit.log"

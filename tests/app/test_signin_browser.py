@@ -24,7 +24,6 @@ import importlib.util
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,9 +35,9 @@ from pathlib import Path
 import pytest
 
 from classifier.bootstrap import bootstrap
-from classifier.labels.gold import load_labelled
 from classifier.store import get_paragraphs, latest_gold, open_store, record_answer
 from classifier.store.users import add_user, set_disabled
+from conftest import app_gold, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -65,12 +64,6 @@ ALL_TEXT_JS = """() => {
   walk(document);
   return out.join('\\n');
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 90.0) -> None:
@@ -132,8 +125,7 @@ def store_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"the sign-in tests need {package} (pip install -e '.[test]')")
     folder = tmp_path_factory.mktemp("signin")
-    rows = load_labelled()
-    gold = [r for r in rows if r.source == "codebook"][::6] + [r for r in rows if r.doc == "002_6ae7b0e59d7fc9d5"]
+    gold = app_gold()
     bootstrap(folder / "pmc.sqlite", registry=folder / "models", gold=gold, cv_repeats=0)
     with open_store(folder / "pmc.sqlite") as store:
         add_user(store, ADMIN, role="admin", by=ADMIN)
@@ -160,7 +152,7 @@ def texts(store_folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def servers(store_folder: Path) -> Iterator[dict[str, str]]:
     """The mock OIDC provider, an `oidc` app server and a `header` app server, started together."""
-    provider_port, oidc_port, header_port = _free_port(), _free_port(), _free_port()
+    provider_port, oidc_port, header_port = free_port(), free_port(), free_port()
     provider_url = f"http://127.0.0.1:{provider_port}"
     provider_log = store_folder / "oidc-provider.log"
     provider = _start(["oidc_provider_mock", "--host", "127.0.0.1", "--port", str(provider_port)],
