@@ -95,6 +95,12 @@ def _double_claims(logs: dict[str, list[tuple[str, float, float]]]) -> int:
 
 def run(target: str | Path, label: str, *, paragraphs: int, annotators: int, answers: int) -> dict:
     fill = _fill(target, paragraphs)
+    # One annotator alone first: the library call's own cost at this store size, without the
+    # 8-way contention for the machine's 2 cores.
+    solo_out: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
+    _annotate(str(target), "solo", 200, solo_out)
+    _, solo_log, solo_latencies = solo_out.get(timeout=60)
+    solo_latencies.sort()
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
     start = time.perf_counter()
@@ -109,7 +115,8 @@ def run(target: str | Path, label: str, *, paragraphs: int, annotators: int, ans
     latencies = sorted(x for _, _, lat in results for x in lat)
     spans = [t for log in logs.values() for _, claimed, saved in log for t in (claimed, saved)]
     busy = max(spans) - min(spans)  # first claim to last save: without process start-up
-    acknowledged = {(name, pid) for name, log in logs.items() for pid, _, _ in log}
+    logs_all = {**logs, "solo": solo_log}
+    acknowledged = {(name, pid) for name, log in logs_all.items() for pid, _, _ in log}
     with S.open_store(target) as store:
         stored = {(a.annotator, a.paragraph_id) for a, _, _ in S.all_answers(store)}
         rows = len(S.all_answers(store))
@@ -123,12 +130,14 @@ def run(target: str | Path, label: str, *, paragraphs: int, annotators: int, ans
     p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else None
     return {
         "backend": label, "paragraphs": paragraphs, "annotators": annotators, "answers_each": answers,
-        "fill_s": round(fill, 1), "answers_acknowledged": sum(len(log) for log in logs.values()),
-        "answers_stored": rows, "answers_lost": lost, "double_claims": _double_claims(logs), "over_answered": over,
+        "fill_s": round(fill, 1), "answers_acknowledged": sum(len(log) for log in logs_all.values()),
+        "answers_stored": rows, "answers_lost": lost, "double_claims": _double_claims(logs_all), "over_answered": over,
         "exit_codes": [w.exitcode for w in workers],
         "answers_per_s": round(sum(len(log) for log in logs.values()) / busy, 1),
         "save_to_next_ms": {"median": round(1000 * statistics.median(latencies), 1), "p95": round(1000 * p95, 1)},
         "wall_s": round(wall, 1),
+        "solo_save_to_next_ms": {"median": round(1000 * statistics.median(solo_latencies), 1),
+                                 "p95": round(1000 * solo_latencies[int(0.95 * (len(solo_latencies) - 1))], 1)},
     }
 
 
@@ -140,8 +149,11 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=300)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    import os
+
     import psycopg
 
+    print(f"load average before the run: {os.getloadavg()[0]:.1f}", flush=True)
     database = f"pmc_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.pg, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {database}")
@@ -158,6 +170,7 @@ def main() -> None:
             conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     pg = next(r for r in results if r["backend"] == "postgresql")
     report = {
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "results": results,
         "targets": {
             "0 answers lost": all(r["answers_lost"] == 0 for r in results),
