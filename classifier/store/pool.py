@@ -159,12 +159,6 @@ def pool_filter(store: Store, pool: Pool, paragraph_ids: Sequence[str]) -> list[
     return [pid for pid in paragraph_ids if pid in keep]
 
 
-def _take(conn: Any, annotator: str, seconds: float) -> None:
-    """An annotator holds one claim: a new one (another tab, Back) ends the previous one, whose
-    token then no longer saves anything."""
-    conn.execute("DELETE FROM claims WHERE annotator = ?", (annotator,))
-
-
 # One conditional statement takes a queue claim: the row is inserted only if the paragraph is
 # in the pool, and an existing claim on it is taken over only if it is the annotator's own or
 # expired. Two sessions racing for one paragraph: the partial unique index makes the second
@@ -223,7 +217,8 @@ def claim_for_revision(
                 f"{annotator!r} has no answer on paragraph {paragraph_id} to change; "
                 f"label it from the queue instead"
             )
-        _take(conn, annotator, seconds)
+        # One claim per annotator: this one ends the previous (its token no longer saves anything).
+        conn.execute("DELETE FROM claims WHERE annotator = ?", (annotator,))
         claim = Claim(paragraph_id, annotator, secrets.token_urlsafe(12), _in(seconds))
         conn.execute(
             "INSERT INTO claims (paragraph_id, annotator, token, expires_at, kind) VALUES (?, ?, ?, ?, 'revision')",

@@ -114,11 +114,10 @@ def _authorize(conn: Any, actor: str, action: str) -> None:
         "(SELECT disabled FROM users WHERE name = ?)", (actor, actor)).fetchone()
     if not any_user:
         return
-    row = None if role is None else (actor, role, "", disabled)
-    if row is None:
+    if role is None:
         raise AccessError(f"{actor} is not a user of this pmc store and may not {_WHAT[action]}; "
                           f"ask an admin to run `pmc users add {actor} --role {ACTIONS[action]}`")
-    user = _user(row)
+    user = User(actor, role, disabled=bool(disabled))
     if user.disabled:
         raise AccessError(f"{actor} is disabled on this pmc store and may not {_WHAT[action]}")
     if not user.can(action):
