@@ -27,6 +27,11 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import InputError
+
+try:  # a core dependency; the standard library's encoder is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
 from .paths import fsync_directory, sweep_stale
 from .text.language import detect_language
 from .text.normalize import fold
@@ -41,30 +46,35 @@ __all__ = [
     "score_paragraphs",
     "classify_stream",
     "RecordWriter",
+    "jsonl_line",
+    "render_records",
     "open_output",
     "csv_cell",
 ]
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
 BATCH_SIZE = 1024
+_RECORD_FIELDS = frozenset(("id", "doc", "index", "text", "lang"))
 
 ErrorSink = Callable[[str], None]
 
 
-def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, detect: bool = True) -> Paragraph:
+def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, detect: bool = True,
+                          default_doc: str | None = None) -> Paragraph:
     """A JSONL record as a paragraph: `text` and optional `id`/`doc`/`index`/`lang` kept as given.
 
     `detect=False` leaves a missing `lang` empty, for a caller that detects it from the folded
-    text it computes anyway (`score_paragraphs`).
+    text it computes anyway (`score_paragraphs`). `default_doc`: ``Path(source).stem``, when the
+    caller has it already.
     """
     text = record["text"]
-    extra = {k: v for k, v in record.items() if k not in ("id", "doc", "index", "text", "lang")}
+    extra = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}
     index = record.get("index")
     if isinstance(index, int) and not 0 <= index < 2**31:
         raise InputError(f"{source}:{line}: 'index' is {index}; give a position between 0 and {2**31 - 1}")
     return Paragraph(
         id=str(record.get("id") or paragraph_id(text)),
-        doc=str(record.get("doc") or Path(source).stem),
+        doc=str(record.get("doc") or default_doc or Path(source).stem),
         index=index if isinstance(index, int) and not isinstance(index, bool) else line - 1,
         text=text,
         lang=str(record.get("lang") or (detect_language(text) if detect else "")),
@@ -236,11 +246,23 @@ def csv_cell(value: object) -> object:
     return value
 
 
+def jsonl_line(record: dict[str, Any]) -> bytes:
+    """One output record as a JSONL line: compact UTF-8 JSON (orjson), then a line break."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(record, option=_orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # e.g. an integer beyond 64 bits carried through from the input
+            pass
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
 class RecordWriter:
     """Writes output records as JSONL, CSV or TSV, flushing after every batch."""
 
-    def __init__(self, handle: IO[str], fmt: str, labels: tuple[str, ...], *, extra: tuple[str, ...] = ()) -> None:
-        """`extra`: more record fields (e.g. a document's date, publisher) as CSV/TSV columns before `text`."""
+    def __init__(self, handle: IO[str], fmt: str, labels: tuple[str, ...], *, extra: tuple[str, ...] = (),
+                 header: bool = True) -> None:
+        """`extra`: more record fields (e.g. a document's date, publisher) as CSV/TSV columns before `text`;
+        `header=False` leaves out the CSV/TSV header row (for a batch rendered to be appended)."""
         if fmt not in OUTPUT_FORMATS:
             raise InputError(f"unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
         self.handle = handle
@@ -251,22 +273,43 @@ class RecordWriter:
         self._csv: Any = None
         if fmt in ("csv", "tsv"):
             self._csv = csv.writer(handle, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-            self._csv.writerow(["id", "doc", "index", "lang", "labels", *[f"score_{label}" for label in labels],
-                                *extra, "text"])
+            if header:
+                self._csv.writerow(["id", "doc", "index", "lang", "labels",
+                                    *[f"score_{label}" for label in labels], *extra, "text"])
 
     def write_batch(self, records: list[dict[str, Any]]) -> None:
-        for record in records:
-            if self._csv is None:
-                self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                text = record["text"] if self.fmt == "csv" else " ".join(record["text"].split())
-                self._csv.writerow([csv_cell(x) for x in (
-                    record["id"], record["doc"], record["index"], record["lang"], ";".join(record["labels"]),
-                    *[f"{record['scores'][label]:.4f}" for label in self.labels],
-                    *[record.get(field, "") for field in self.extra], text,
-                )])
-            self.count += 1
+        if self._csv is None:
+            self.handle.write(b"".join(map(jsonl_line, records)).decode("utf-8"))
+        for record in records if self._csv is not None else ():
+            text = record["text"] if self.fmt == "csv" else " ".join(record["text"].split())
+            self._csv.writerow([csv_cell(x) for x in (
+                record["id"], record["doc"], record["index"], record["lang"], ";".join(record["labels"]),
+                *[f"{record['scores'][label]:.4f}" for label in self.labels],
+                *[record.get(field, "") for field in self.extra], text,
+            )])
+        self.count += len(records)
         self.handle.flush()
+
+    def write_rendered(self, data: bytes, count: int) -> None:
+        """Append `count` records already rendered in this writer's format (`pipeline.classify_chunk`)."""
+        buffer = getattr(self.handle, "buffer", None)
+        if buffer is not None:
+            self.handle.flush()
+            buffer.write(data)
+            buffer.flush()
+        else:
+            self.handle.write(data.decode("utf-8"))
+            self.handle.flush()
+        self.count += count
+
+
+def render_records(records: list[dict[str, Any]], fmt: str, labels: tuple[str, ...]) -> bytes:
+    """Records rendered in an output format without a header, as UTF-8 bytes (a batch to append)."""
+    if fmt == "jsonl":
+        return b"".join(map(jsonl_line, records))
+    buffer = io.StringIO()
+    RecordWriter(buffer, fmt, labels, header=False).write_batch(records)
+    return buffer.getvalue().encode("utf-8")
 
 
 def records_to_string(records: list[dict[str, Any]], fmt: str, labels: tuple[str, ...],

@@ -25,6 +25,7 @@ FLOORS = {
     "model": 4, "workspace": 4,
     "annotate": 5,
     "training": 6, "classify": 6,
+    "pipeline": 7, "cluster": 8,
     "retraining": 7, "corpus": 7, "report": 7, "exchange": 7, "analysis": 7, "bootstrap": 8, "background": 8,
     "cli": 9,
 }
