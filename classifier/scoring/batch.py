@@ -66,11 +66,7 @@ class _WordBlock:
         self.block = block
         self.vocabulary: dict[str, int] = block.vocabulary
         self.width = len(self.vocabulary)
-        pairs = block._index._pairs
-        self.pair_keys = np.fromiter(pairs.keys(), dtype=np.int64, count=len(pairs))
-        order = np.argsort(self.pair_keys)
-        self.pair_keys = self.pair_keys[order]
-        self.pair_columns = np.fromiter(pairs.values(), dtype=np.int64, count=len(pairs))[order]
+        self.pair_keys, self.pair_columns = block._index.pair_arrays()
         self.bigrams = block.max_n == 2
 
     def features(self, folded: Sequence[str]) -> Features:
@@ -99,22 +95,25 @@ class _HanCharBlock:
     def __init__(self, block: Any) -> None:
         self.block = block
         self.width = len(block.vocabulary)
+        grams, columns, lengths, codes = _han_grams(block)
+        starts = np.cumsum(lengths) - lengths
         self.unigram = np.full(0x10000, -1, dtype=np.int64)
-        bigrams: dict[int, int] = {}
-        for gram, column in block.vocabulary.items():
-            if len(gram) == 1:
-                self.unigram[ord(gram)] = column
-            else:
-                bigrams[(ord(gram[0]) << 16) | ord(gram[1])] = column
-        keys = np.fromiter(bigrams.keys(), dtype=np.int64, count=len(bigrams))
+        one = lengths == 1
+        self.unigram[codes[starts[one]]] = columns[one]
+        two = lengths == 2
+        keys = (codes[starts[two]].astype(np.int64) << 16) | codes[starts[two] + 1].astype(np.int64)
         order = np.argsort(keys)
         self.bigram_keys = keys[order]
-        self.bigram_columns = np.fromiter(bigrams.values(), dtype=np.int64, count=len(bigrams))[order]
+        self.bigram_columns = columns[two][order]
 
     @staticmethod
     def fits(block: Any) -> bool:
         """Whether every gram of the vocabulary is one or two Han characters (as char_ngrams makes)."""
-        return all(0 < len(g) <= 2 and all(_is_han(ord(ch)) for ch in g) for g in block.vocabulary)
+        _grams, _columns, lengths, codes = _han_grams(block)
+        han = np.zeros(len(codes), dtype=bool)
+        for lo, hi in _HAN_RANGES:
+            han |= (codes >= lo) & (codes <= hi)
+        return bool(np.all((lengths >= 1) & (lengths <= 2)) and np.all(han))
 
     def features(self, folded: Sequence[str]) -> Features:
         lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
@@ -138,8 +137,13 @@ class _HanCharBlock:
                       width=self.width, idf=self.block.idf, weight=self.block.weight)
 
 
-def _is_han(code: int) -> bool:
-    return any(lo <= code <= hi for lo, hi in _HAN_RANGES)
+def _han_grams(block: Any) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """A character block's grams, their columns and lengths, and the code points of them all."""
+    grams = list(block.vocabulary)
+    columns = np.fromiter(block.vocabulary.values(), dtype=np.int64, count=len(grams))
+    lengths = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+    codes = np.frombuffer("".join(grams).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return grams, columns, lengths, codes
 
 
 class _TextByTextBlock:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from itertools import repeat
 
 from typing import TYPE_CHECKING
 
@@ -114,12 +115,39 @@ class NgramIndex:
         self.vocabulary = vocabulary
         self.max_n = max_n
         self._width = len(vocabulary)
-        self._pairs: dict[int, int] = {}
-        if max_n == 2:
-            for gram, column in vocabulary.items():
-                first, sep, second = gram.partition(" ")
-                if sep and " " not in second and first in vocabulary and second in vocabulary:
-                    self._pairs[vocabulary[first] * self._width + vocabulary[second]] = column
+        self._pair_dict: dict[int, int] | None = None
+        self._pair_arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def pair_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The known bigrams as sorted codes ``first_column * width + second_column`` and their
+        columns (empty unless max_n == 2): the one definition of a pair, for both paths."""
+        if self._pair_arrays is None:
+            # Grams with exactly one space, split at it. This runs at every model load, so the
+            # splitting is one join and one split in C; a gram with two spaces (none when tokens
+            # hold no space) sends all of them through partition instead.
+            items = [(g, c) for g, c in self.vocabulary.items() if " " in g] if self.max_n == 2 else []
+            pairs = [g for g, _ in items]
+            halves = " ".join(pairs).split(" ") if pairs else []
+            if len(halves) != 2 * len(pairs):
+                items = [(g, c) for g, c in items if g.count(" ") == 1]
+                pairs = [g for g, _ in items]
+                halves = [half for g in pairs for half in g.split(" ")]
+            get, n = self.vocabulary.get, len(pairs)
+            first = np.fromiter(map(get, halves[0::2], repeat(-1)), dtype=np.int64, count=n)
+            second = np.fromiter(map(get, halves[1::2], repeat(-1)), dtype=np.int64, count=n)
+            columns = np.fromiter((c for _, c in items), dtype=np.int64, count=n)
+            known = (first >= 0) & (second >= 0)
+            keys = first[known] * self._width + second[known]
+            order = np.argsort(keys)
+            self._pair_arrays = (keys[order], columns[known][order])
+        return self._pair_arrays
+
+    @property
+    def _pairs(self) -> dict[int, int]:
+        if self._pair_dict is None:
+            keys, columns = self.pair_arrays()
+            self._pair_dict = dict(zip(keys.tolist(), columns.tolist()))
+        return self._pair_dict
 
     def ids(self, tokens: list[str]) -> list[int]:
         get = self.vocabulary.get

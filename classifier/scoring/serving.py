@@ -216,7 +216,7 @@ class ServingModel:
                 blocks.append(_ConceptBlock(tuple((k, tuple(t)) for k, t in block["lexicon"]), float(block["weight"]),
                                             bool(block["binary"]), list(block["categories"])))
             else:
-                vocabulary = {g: j for j, g in enumerate(block["grams"])}
+                vocabulary = dict(zip(block["grams"], range(len(block["grams"]))))
                 blocks.append(_TfidfBlock(block["kind"], vocabulary, data[f"idf_{i}"], int(block["max_n"]),
                                           tuple(block["terms"]), bool(block["stem"]), float(block.get("weight", 1.0))))
         return cls(labels=tuple(meta["labels"]), blocks=blocks, coef=data["coef"], intercept=data["intercept"],

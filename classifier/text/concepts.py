@@ -111,11 +111,16 @@ class ConceptMatcher:
         """The automaton of `_automaton` over `_split_symbols` of the terms."""
         import ahocorasick
 
-        automaton = ahocorasick.Automaton()
+        words = []
         for term in self._term_concepts:
             latin_start, latin_end = bool(_LATIN.match(term[0])), bool(_LATIN.match(term[-1]))
-            for variant in _variants(term):
-                automaton.add_word(_split_symbols(variant), (len(variant), term, latin_start, latin_end))
+            words += [(variant, (len(variant), term, latin_start, latin_end)) for variant in _variants(term)]
+        split = _split_symbols("".join(variant for variant, _ in words))
+        automaton = ahocorasick.Automaton()
+        at = 0
+        for variant, value in words:
+            automaton.add_word(split[at: at + 2 * len(variant)], value)
+            at += 2 * len(variant)
         automaton.make_automaton()
         return automaton
 
