@@ -64,8 +64,10 @@ class _WordBlock:
 
     def __init__(self, block: Any) -> None:
         self.block = block
-        self.vocabulary: dict[str, int] = block.vocabulary
-        self.width = len(self.vocabulary)
+        self.width = len(block.vocabulary)
+        # Tokens hold no space, so only the grams without one can match a token: a dictionary a
+        # fifth of the size, which the lookups of every token of the batch go through.
+        self.vocabulary: dict[str, int] = {g: c for g, c in block.vocabulary.items() if " " not in g}
         self.pair_keys, self.pair_columns = block._index.pair_arrays()
         self.bigrams = block.max_n == 2
 
@@ -171,10 +173,7 @@ class _ConceptBlock:
         self.n_categories = len(block.categories)
 
     def features(self, folded: Sequence[str]) -> Features:
-        found = self.matcher.concept_ids_many(folded)
-        lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
-        rows = np.repeat(np.arange(len(folded)), lengths)
-        columns = np.fromiter(chain.from_iterable(found), dtype=np.int64, count=len(rows))
+        rows, columns = self.matcher.concept_hits(folded)
         if self.n_categories:
             rows = np.concatenate([rows, rows])
             columns = np.concatenate([columns, self.n_concepts + self.categories[columns]])

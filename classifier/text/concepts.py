@@ -107,59 +107,77 @@ class ConceptMatcher:
         return out
 
     @cached_property
-    def _batch_automaton(self) -> Any:
-        """The automaton of `_automaton` over `_split_symbols` of the terms."""
+    def _batch_automaton(self) -> tuple[Any, dict[str, Any]]:
+        """The automaton of `_automaton` over `_split_symbols` of the terms, whose value is the
+        term's number, and per term number: length, Latin edges, concept ids (CSR)."""
         import ahocorasick
+        import numpy as np
 
-        words = []
-        for term in self._term_concepts:
-            latin_start, latin_end = bool(_LATIN.match(term[0])), bool(_LATIN.match(term[-1]))
-            words += [(variant, (len(variant), term, latin_start, latin_end)) for variant in _variants(term)]
+        terms = list(self._term_concepts)
+        words = [(variant, number) for number, term in enumerate(terms) for variant in _variants(term)]
         split = _split_symbols("".join(variant for variant, _ in words))
         automaton = ahocorasick.Automaton()
         at = 0
-        for variant, value in words:
-            automaton.add_word(split[at: at + 2 * len(variant)], value)
+        for variant, number in words:
+            automaton.add_word(split[at: at + 2 * len(variant)], (number, len(variant)))
             at += 2 * len(variant)
         automaton.make_automaton()
-        return automaton
+        concepts = [self._term_concepts[term] for term in terms]
+        table = {
+            "latin_start": np.array([bool(_LATIN.match(t[0])) for t in terms], dtype=bool),
+            "latin_end": np.array([bool(_LATIN.match(t[-1])) for t in terms], dtype=bool),
+            "count": np.array([len(c) for c in concepts], dtype=np.int64),
+            "offset": np.cumsum([0] + [len(c) for c in concepts])[:-1].astype(np.int64),
+            "concepts": np.array([i for c in concepts for i in c], dtype=np.int64),
+        }
+        return automaton, table
+
+    def concept_hits(self, folded_texts: Sequence[str]) -> tuple[Any, Any]:
+        """Every concept hit of `concept_ids` in a batch, in one scan: (row of each hit, its
+        concept's index), rows ascending and in match order within a row, as numpy arrays."""
+        import numpy as np
+
+        empty = np.zeros(0, dtype=np.int64)
+        if not self._term_concepts or not folded_texts:
+            return empty, empty
+        automaton, table = self._batch_automaton
+        pieces = [_SPACE.sub(" ", t) if "  " in t or "\n" in t or "\t" in t else t for t in folded_texts]
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        starts = np.cumsum(lengths + 1) - (lengths + 1)
+        # The sentinel after each text: no term holds it, so the scan starts afresh on the next.
+        text = "\x00".join(pieces) + "\x00"
+        codes = _codes(text)
+        found = list(automaton.iter_long(_split_codes(codes)))
+        if not found:
+            return empty, empty
+        lasts, values = zip(*found)
+        numbers, sizes = zip(*values)
+        number = np.array(numbers, dtype=np.int64)
+        end = np.array(lasts, dtype=np.int64) // 2 + 1
+        start = end - np.array(sizes, dtype=np.int64)
+        # English terms start and end on word edges (see `_matches`), checked for all at once:
+        # no [a-z0-9] right before; after, the run of [a-z0-9] must be empty or a known suffix.
+        latin = ((codes >= 0x61) & (codes <= 0x7A)) | ((codes >= 0x30) & (codes <= 0x39))
+        keep = ~(table["latin_start"][number] & latin[start - 1])  # text[-1] is the last sentinel
+        stop = np.flatnonzero(~latin)[np.searchsorted(np.flatnonzero(~latin), end)]  # the sentinel is not Latin
+        tail = table["latin_end"][number] & (stop > end)
+        keep &= ~(tail & (stop - end > _LONGEST_SUFFIX))
+        for k in np.flatnonzero(tail & keep).tolist():
+            if text[end[k]: stop[k]] not in _SUFFIXES:
+                keep[k] = False
+        number, start = number[keep], start[keep]
+        rows = np.searchsorted(starts, start, side="right") - 1
+        counts = table["count"][number]
+        first = np.repeat(table["offset"][number], counts)
+        within = np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.repeat(rows, counts), table["concepts"][first + within]
 
     def concept_ids_many(self, folded_texts: Sequence[str]) -> list[list[int]]:
         """`[self.concept_ids(t) for t in folded_texts]`, in one scan of the batch."""
+        rows, ids = self.concept_hits(folded_texts)
         out: list[list[int]] = [[] for _ in folded_texts]
-        if not self._term_concepts or not folded_texts:
-            return out
-        automaton = self._batch_automaton
-        pieces = []
-        for folded in folded_texts:
-            if "  " in folded or "\n" in folded or "\t" in folded:
-                folded = _SPACE.sub(" ", folded)
-            pieces.append(folded)
-        starts = []
-        position = 0
-        for piece in pieces:
-            starts.append(position)
-            position += len(piece) + 1
-        # The sentinel after each text: no term holds it, so the scan starts afresh on the next.
-        text = "\x00".join(pieces) + "\x00"
-        length = len(text)
-        row, next_start = -1, 0
-        term_concepts = self._term_concepts
-        for last, (size, term, latin_start, latin_end) in automaton.iter_long(_split_symbols(text)):
-            end = last // 2 + 1
-            start = end - size
-            if latin_start and _LATIN.match(text[start - 1]):  # text[-1] is the last sentinel
-                continue
-            if latin_end:
-                stop = end
-                while stop < length and _LATIN.match(text[stop]):
-                    stop += 1
-                if stop > end and text[end:stop] not in _SUFFIXES:
-                    continue
-            while start >= next_start:  # matches come in text order: walk the rows along
-                row += 1
-                next_start = starts[row + 1] if row + 1 < len(starts) else length
-            out[row].extend(term_concepts[term])
+        for row, index in zip(rows.tolist(), ids.tolist()):
+            out[row].append(index)
         return out
 
     def find(self, text: str, *, folded: tuple[str, Sequence[int]] | None = None) -> list[ConceptMatch]:
@@ -183,17 +201,27 @@ class ConceptMatcher:
         return state
 
 
-def _split_symbols(text: str) -> str:
-    """Each character as two: U+0001 + (code point mod 16), then U+0100 + (code point div 16)."""
+def _codes(text: str) -> Any:
     import numpy as np
 
-    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _split_symbols(text: str) -> str:
+    """Each character as two: U+0001 + (code point mod 16), then U+0100 + (code point div 16)."""
+    return _split_codes(_codes(text))
+
+
+def _split_codes(codes: Any) -> str:
+    import numpy as np
+
     pairs = np.empty(2 * len(codes), dtype=np.uint32)
     pairs[0::2] = 0x1 + (codes & 0xF)
     pairs[1::2] = 0x100 + (codes >> 4)
     return pairs.tobytes().decode("utf-32-le", "surrogatepass")
 
 _SUFFIXES = frozenset({"s", "es", "ed", "d", "ing", "ings", "led", "ling", "ly"})
+_LONGEST_SUFFIX = max(map(len, _SUFFIXES))
 
 
 def _variants(term: str) -> list[str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -135,6 +136,7 @@ def _is_traditional(text: str, han: int, folded: str | None) -> bool:
     return changed >= 2 and changed / han >= _TRADITIONAL_SHARE
 
 
+@lru_cache(maxsize=8192)
 def _fold_no_t2s(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch).lower()
 
