@@ -46,10 +46,12 @@ class Partition:
     chunks: tuple[Chunk, ...] = ()
 
 
-def plan_partitions(inputs: Iterable[str], *, lines: int = PARTITION_LINES,
+def plan_partitions(inputs: Iterable[str], *, lines: int | None = None,
                     on_warning: Callable[[str], None] | None = None) -> Iterator[Partition]:
-    """Partitions of every input, in input order: JSONL files by line ranges (read for line
-    breaks only), other inputs as the chunks `pipeline.iter_chunks` makes of them."""
+    """Partitions of every input, in input order: JSONL files by ranges of `lines` lines
+    (default `PARTITION_LINES`; read for line breaks only), other inputs as the chunks
+    `pipeline.iter_chunks` makes of them."""
+    lines = lines or PARTITION_LINES
     index = 0
     for name in inputs:
         if name != "-" and name.lower().endswith(".jsonl") and os.path.isfile(name):

@@ -73,10 +73,11 @@ class Rendered:
 
 
 # -- making chunks ----------------------------------------------------------------------
-def lines_chunks(handle: Any, *, source: str, record_source: str, size: int = CHUNK_SIZE,
+def lines_chunks(handle: Any, *, source: str, record_source: str, size: int | None = None,
                  first_line: int = 1) -> Iterator[Chunk]:
     """Chunks of the raw lines of a JSONL byte stream (each line bounded to 1 MB), numbered
-    from `first_line`."""
+    from `first_line`; `size` lines each (default `CHUNK_SIZE`)."""
+    size = size or CHUNK_SIZE
     lines = bounded_lines(handle)
     first = first_line
     while batch := tuple(islice(lines, size)):
@@ -85,7 +86,7 @@ def lines_chunks(handle: Any, *, source: str, record_source: str, size: int = CH
 
 
 def iter_chunks(inputs: Iterable[str | Path], *, on_warning: ErrorSink | None = None,
-                size: int = CHUNK_SIZE) -> Iterator[Chunk]:
+                size: int | None = None) -> Iterator[Chunk]:
     """The chunks of every input; `-` reads stdin (JSONL if it starts with `{`, else a document).
 
     Mirrors `classify.iter_paragraphs`: JSONL files by their `.jsonl` suffix, anything else as a
@@ -93,6 +94,7 @@ def iter_chunks(inputs: Iterable[str | Path], *, on_warning: ErrorSink | None = 
     """
     from .text.reader import read_document
 
+    size = size or CHUNK_SIZE
     for item in inputs:
         name = str(item)
         if name == "-":
