@@ -95,30 +95,36 @@ def detect_languages(texts: Sequence[str], folded: Sequence[str]) -> list[str]:
     latin = (latin_cum[starts + lengths] - latin_cum[starts]).tolist()
     head = np.minimum(lengths, _TRADITIONAL_SAMPLE)
     han_head = (han_cum[starts + head] - han_cum[starts]).tolist()
+    aligned = [len(f) == len(t) for t, f in zip(texts, folded)]
+    changed = _changed_by_t2s([t[:_TRADITIONAL_SAMPLE] for t in samples], folded, aligned)
     out = []
     for i, text in enumerate(samples):
-        fold_i = folded[i]
-        aligned = len(fold_i) == len(texts[i])
-
-        def traditional(i: int = i, text: str = text, fold_i: str = fold_i, aligned: bool = aligned) -> bool:
-            if not aligned:
+        def traditional(i: int = i, text: str = text) -> bool:
+            if not aligned[i]:
                 return _is_traditional(text, han[i], None)
-            return _changed_by_t2s(text[:_TRADITIONAL_SAMPLE], fold_i, han_head[i])
+            return changed[i] >= 2 and changed[i] / han_head[i] >= _TRADITIONAL_SHARE
 
         out.append(_decide(han[i], latin[i], traditional))
     return out
 
 
-def _changed_by_t2s(text: str, folded: str, han: int) -> bool:
-    """`_is_traditional(text, han, folded)` for an aligned, already-cut sample: the characters
-    compared one by one only where the folded text differs."""
-    sample = folded[: len(text)]
-    if sample == text:
-        return False
-    a = _codes([text])
-    b = _codes([sample])
-    changed = sum(1 for j in np.flatnonzero(a != b).tolist() if _fold_no_t2s(text[j]) != sample[j])
-    return changed >= 2 and changed / han >= _TRADITIONAL_SHARE
+def _changed_by_t2s(heads: list[str], folded: Sequence[str], aligned: list[bool]) -> list[int]:
+    """Per text, how many characters of its head the Simplified conversion changed (not NFKC or
+    lower case), as `_is_traditional` counts them from an aligned folded text; 0 when not aligned."""
+    pairs = [f[: len(h)] if ok else h for h, f, ok in zip(heads, folded, aligned)]
+    a, b = _codes(heads), _codes(pairs)
+    differ = np.flatnonzero(a != b)
+    if not len(differ):
+        return [0] * len(heads)
+    # What NFKC + lower case alone make of each differing character, as one code point (-1
+    # when it becomes several, which can never equal the one folded character).
+    unique = np.unique(a[differ])
+    alone = np.array([ord(x) if len(x := _fold_no_t2s(chr(c))) == 1 else -1 for c in unique.tolist()], dtype=np.int64)
+    by_t2s = alone[np.searchsorted(unique, a[differ])] != b[differ]
+    lengths = np.fromiter(map(len, heads), dtype=np.int64, count=len(heads))
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    rows = np.searchsorted(starts, differ[by_t2s], side="right") - 1
+    return np.bincount(rows, minlength=len(heads)).tolist()
 
 
 def _is_traditional(text: str, han: int, folded: str | None) -> bool:
