@@ -43,6 +43,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "iter_paragraphs",
     "paragraph_from_record",
+    "record_fields",
     "score_paragraphs",
     "classify_stream",
     "RecordWriter",
@@ -67,18 +68,27 @@ def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, det
     text it computes anyway (`score_paragraphs`). `default_doc`: ``Path(source).stem``, when the
     caller has it already.
     """
+    pid, doc, index, text, lang, extra = record_fields(record, source=source, line=line, default_doc=default_doc)
+    return Paragraph(id=pid, doc=doc, index=index, text=text,
+                     lang=lang or (detect_language(text) if detect else ""), extra=extra)
+
+
+def record_fields(record: dict[str, Any], *, source: str, line: int,
+                  default_doc: str | None = None) -> tuple[str, str, int, str, str, dict[str, Any]]:
+    """`paragraph_from_record`'s fields of a record — id, doc, index, text, lang (empty when
+    missing), extra — without building the paragraph (the batch path's per-record work)."""
     text = record["text"]
     extra = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}
     index = record.get("index")
     if isinstance(index, int) and not 0 <= index < 2**31:
         raise InputError(f"{source}:{line}: 'index' is {index}; give a position between 0 and {2**31 - 1}")
-    return Paragraph(
-        id=str(record.get("id") or paragraph_id(text)),
-        doc=str(record.get("doc") or default_doc or Path(source).stem),
-        index=index if isinstance(index, int) and not isinstance(index, bool) else line - 1,
-        text=text,
-        lang=str(record.get("lang") or (detect_language(text) if detect else "")),
-        extra=extra,
+    return (
+        str(record.get("id") or paragraph_id(text)),
+        str(record.get("doc") or default_doc or Path(source).stem),
+        index if isinstance(index, int) and not isinstance(index, bool) else line - 1,
+        text,
+        str(record.get("lang") or ""),
+        extra,
     )
 
 

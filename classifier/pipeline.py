@@ -29,7 +29,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from .classify import paragraph_from_record, render_records
+from .classify import record_fields, render_records
 from .errors import InputError
 from .scoring.batch import BatchScorer
 from .text.language import detect_languages
@@ -177,7 +177,7 @@ class Classifier:
 def classify_chunk(chunk: Chunk, classifier: Classifier) -> Rendered:
     """One chunk classified: its records rendered in the output format, bad lines reported."""
     errors = list(chunk.messages)
-    paragraphs = list(chunk.paragraphs)
+    fields = [(p.id, p.doc, p.index, p.text, p.lang, p.extra) for p in chunk.paragraphs]
     if chunk.lines:
         source, record_source = chunk.source, chunk.record_source
         default_doc = Path(record_source).stem
@@ -190,34 +190,35 @@ def classify_chunk(chunk: Chunk, classifier: Classifier) -> Rendered:
                 errors.append(str(entry))
                 continue
             try:
-                paragraphs.append(paragraph_from_record(entry[1], source=record_source, line=number,
-                                                        detect=False, default_doc=default_doc))
+                fields.append(record_fields(entry[1], source=record_source, line=number, default_doc=default_doc))
             except InputError as exc:
                 errors.append(str(exc))
-    records = score_batch(paragraphs, classifier)
+    records = score_batch(fields, classifier)
     return Rendered(render_records(records, classifier.fmt, classifier.labels), len(records), errors)
 
 
-def score_batch(paragraphs: list[Paragraph], classifier: Classifier) -> list[dict[str, Any]]:
-    """`classify.score_paragraphs` for a whole batch at once (same records, same order)."""
-    if not paragraphs:
+def score_batch(fields: list[tuple[str, str, int, str, str, dict[str, Any]]],
+                classifier: Classifier) -> list[dict[str, Any]]:
+    """`classify.score_paragraphs` for a whole batch at once (same records, same order); one
+    paragraph is (id, doc, index, text, lang or "", extra), as `classify.record_fields` gives."""
+    if not fields:
         return []
-    texts = [p.text for p in paragraphs]
+    texts = [f[3] for f in fields]
     folded = fold_many(texts)
-    missing = [i for i, p in enumerate(paragraphs) if not p.lang]
+    missing = [i for i, f in enumerate(fields) if not f[4]]
     detected = dict(zip(missing, detect_languages([texts[i] for i in missing], [folded[i] for i in missing])))
     probabilities = classifier.scorer.probabilities(folded)
     decisions = classifier.scorer.decide(probabilities, threshold_scale=classifier.threshold_scale).tolist()
     labels = classifier.labels
     records = []
-    for i, (paragraph, probs, chosen) in enumerate(zip(paragraphs, probabilities.tolist(), decisions)):
+    for i, ((pid, doc, index, text, lang, extra), probs, chosen) in enumerate(
+            zip(fields, probabilities.tolist(), decisions)):
         record = {
-            "id": paragraph.id, "doc": paragraph.doc, "index": paragraph.index,
-            "lang": paragraph.lang or detected[i], "text": paragraph.text,
+            "id": pid, "doc": doc, "index": index, "lang": lang or detected[i], "text": text,
             "labels": [label for label, on in zip(labels, chosen) if on],
             "scores": {label: round(p, 4) for label, p in zip(labels, probs)},
         }
-        for key, value in paragraph.extra.items():
+        for key, value in extra.items():
             record.setdefault(key, value)
         records.append(record)
     return records

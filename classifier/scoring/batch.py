@@ -215,10 +215,10 @@ class BatchScorer:
         values = np.concatenate([p[2] for p in parts])
         # bincount adds in array order: within a row, block order then column order, as in the
         # stacked matrix.
-        coef = self.model.coef
-        out = np.empty((n, coef.shape[1]))
-        for j in range(coef.shape[1]):
-            out[:, j] = np.bincount(rows, weights=values * coef[columns, j], minlength=n)
+        weighted = self.model.coef[columns] * values[:, None]
+        out = np.empty((n, weighted.shape[1]))
+        for j in range(weighted.shape[1]):
+            out[:, j] = np.bincount(rows, weights=weighted[:, j], minlength=n)
         return out + self.model.intercept
 
     def probabilities(self, folded: Sequence[str]) -> np.ndarray:
