@@ -107,7 +107,8 @@ _DIGIT = re.compile(r"[0-9]")
 
 
 def _number(token: str) -> str:
-    return "<year>" if _YEAR.fullmatch(token) else "<num>"
+    # = _YEAR.fullmatch(token), for a token of [0-9.,%] (a number token or an all-digit span)
+    return "<year>" if len(token) == 4 and token[:2] in ("19", "20") and token[2:].isdigit() else "<num>"
 
 
 def _stem_plurals(tokens: list[str]) -> list[str]:
