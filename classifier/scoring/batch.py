@@ -44,8 +44,17 @@ _HAN_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))  # = featurize._HAN_RUN
 
 def _counts(rows: np.ndarray, columns: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (row, column) pairs in row-then-column order, with how often each occurs."""
-    keys, counts = np.unique(rows * width + columns, return_counts=True)
-    return keys // width, keys % width, counts.astype(np.float64)
+    keys = rows.astype(np.int64) * width + columns
+    if len(keys) and int(keys.max()) < 2**31:  # a 32-bit sort is about twice as fast
+        keys = keys.astype(np.int32)
+    keys.sort()
+    if not len(keys):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = np.diff(np.append(starts, len(keys))).astype(np.float64)
+    distinct = keys[starts].astype(np.int64)
+    return distinct // width, distinct % width, counts
 
 
 def _tfidf(rows: np.ndarray, columns: np.ndarray, n: int, *, width: int, idf: np.ndarray,
@@ -120,7 +129,7 @@ class _HanCharBlock:
     def features(self, folded: Sequence[str]) -> Features:
         lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
         codes = np.frombuffer("\x00".join(folded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        rows = np.repeat(np.arange(len(folded)), lengths + 1)[: len(codes)]
+        rows = np.repeat(np.arange(len(folded), dtype=np.int32), lengths + 1)[: len(codes)]
         han = np.zeros(len(codes), dtype=bool)
         for lo, hi in _HAN_RANGES:
             han |= (codes >= lo) & (codes <= hi)

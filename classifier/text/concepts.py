@@ -159,7 +159,8 @@ class ConceptMatcher:
         # no [a-z0-9] right before; after, the run of [a-z0-9] must be empty or a known suffix.
         latin = ((codes >= 0x61) & (codes <= 0x7A)) | ((codes >= 0x30) & (codes <= 0x39))
         keep = ~(table["latin_start"][number] & latin[start - 1])  # text[-1] is the last sentinel
-        stop = np.flatnonzero(~latin)[np.searchsorted(np.flatnonzero(~latin), end)]  # the sentinel is not Latin
+        other = np.flatnonzero(~latin)
+        stop = other[np.searchsorted(other, end)]  # the first non-Latin character at or after `end`
         tail = table["latin_end"][number] & (stop > end)
         keep &= ~(tail & (stop - end > _LONGEST_SUFFIX))
         for k in np.flatnonzero(tail & keep).tolist():
