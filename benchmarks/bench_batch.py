@@ -136,13 +136,17 @@ def _run(method: str, corpus: Path, *, cpu: int, env: dict[str, str], peer: Path
     return {"seconds": round(seconds, 3), "paragraphs": count, "per_s": round(count / seconds)}
 
 
-def _cli(args: list[str], *, env: dict[str, str], cwd: Path = ROOT, pin: int | None = None) -> float:
+def _cli(args: list[str], *, env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, all its processes) of one `pmc classify` run."""
+    import resource
+
     command = [sys.executable, "-m", "classifier.cli", "classify", *args]
-    if pin is not None:
-        command = ["taskset", "-c", str(pin), *command]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, env={**env, "PYTHONPATH": str(cwd)}, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def _peak_rss(corpus: Path, *, env: dict[str, str]) -> float:
@@ -172,7 +176,10 @@ def main() -> None:
     parser.add_argument("--rss", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--peer", type=Path, default=None,
                         help="a checkout of the code before the batch path (default: `git archive` of PEER_COMMIT)")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--parts", nargs="+", default=["throughput", "scaling", "cold", "rss"],
+                        choices=["throughput", "scaling", "cold", "rss"], help="what to measure (default all)")
+    parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmark-classify.json",
+                        help="merge the figures into this file, under the key 'batch' (each part its own entry)")
     args = parser.parse_args()
     if args.run:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -203,7 +210,7 @@ def main() -> None:
         write_jsonl(corpora[n], mixed_paragraphs(n, seed=7))
     print(f"one core (CPU {cpu}); load average {load[0]:.2f}; peer {figures['peer']}")
 
-    for n, corpus in corpora.items():
+    for n, corpus in corpora.items() if "throughput" in args.parts else ():
         best: dict[str, dict[str, float]] = {}
         for _ in range(args.rounds):
             for method in ("pmc", "naive", "segment_only", "per_paragraph"):
@@ -222,39 +229,53 @@ def main() -> None:
 
     largest = corpora[max(corpora)]
     out = work / "out.jsonl"
-    times: dict[str, float] = {}
-    for _ in range(args.rounds):
-        for name, extra in (("jobs_1", ["--jobs", "1"]), ("jobs_2", ["--jobs", "2"]),
-                            ("dask_2", ["--jobs", "2", "--engine", "dask"])):
-            seconds = _cli([str(largest), "-o", str(out), *extra], env=env)
-            times[name] = min(times.get(name, seconds), seconds)
-    figures["scaling"] = {"paragraphs": max(corpora), **{k: round(v, 2) for k, v in times.items()},
-                          "jobs_2_speedup": round(times["jobs_1"] / times["jobs_2"], 2),
-                          "dask_2_vs_jobs_2": round(times["jobs_2"] / times["dask_2"], 2)}
-    print(f"--jobs 1 {times['jobs_1']:.1f} s, --jobs 2 {times['jobs_2']:.1f} s "
-          f"({figures['scaling']['jobs_2_speedup']}×), dask 2 workers {times['dask_2']:.1f} s "
-          f"(speed {figures['scaling']['dask_2_vs_jobs_2']}× of --jobs 2) on {max(corpora):,} paragraphs")
+    if "scaling" in args.parts:
+        times: dict[str, tuple[float, float]] = {}
+        for _ in range(args.rounds):
+            for name, extra in (("jobs_1", ["--jobs", "1"]), ("jobs_2", ["--jobs", "2"]),
+                                ("dask_2", ["--jobs", "2", "--engine", "dask"])):
+                wall, cpu_s = _cli([str(largest), "-o", str(out), *extra], env=env)
+                if name not in times or wall < times[name][0]:
+                    times[name] = (wall, cpu_s)
+        wall = {k: v[0] for k, v in times.items()}
+        cpu_s = {k: v[1] for k, v in times.items()}
+        figures["scaling"] = {
+            "paragraphs": max(corpora), "load_average": [round(x, 2) for x in os.getloadavg()],
+            "wall_s": {k: round(v, 2) for k, v in wall.items()}, "cpu_s": {k: round(v, 2) for k, v in cpu_s.items()},
+            "jobs_2_speedup": round(wall["jobs_1"] / wall["jobs_2"], 2),
+            # what two free cores would give: the work per paragraph is the CPU time, split two ways
+            "jobs_2_speedup_by_cpu_time": round(2 * cpu_s["jobs_1"] / cpu_s["jobs_2"], 2),
+            "dask_2_vs_jobs_2": round(wall["jobs_2"] / wall["dask_2"], 2),
+            "dask_2_cpu_vs_jobs_2_cpu": round(cpu_s["dask_2"] / cpu_s["jobs_2"], 2),
+        }
+        print(f"--jobs 1 {wall['jobs_1']:.1f} s ({cpu_s['jobs_1']:.1f} CPU-s), --jobs 2 {wall['jobs_2']:.1f} s "
+              f"({cpu_s['jobs_2']:.1f} CPU-s): {figures['scaling']['jobs_2_speedup']}× wall, "
+              f"{figures['scaling']['jobs_2_speedup_by_cpu_time']}× by CPU time; dask 2 workers {wall['dask_2']:.1f} s "
+              f"({cpu_s['dask_2']:.1f} CPU-s) on {max(corpora):,} paragraphs")
 
     one = json.dumps({"text": "边检站加强口岸查缉，严防偷渡人员闯关出境。"}, ensure_ascii=False).encode() + b"\n"
     starts: dict[str, list[float]] = {"pmc": [], "peer": []}
-    for cwd in (ROOT, peer):  # compile the bytecode once, as an installed package has it
+    if "cold" not in args.parts:
+        starts = {}
+    for cwd in (ROOT, peer) if starts else ():  # compile the bytecode once, as an installed package has it
         subprocess.run([sys.executable, "-m", "classifier.cli", "classify", "-"], input=one, env={**env, "PYTHONPATH": str(cwd)},
                        cwd=cwd, check=True, capture_output=True)
-    for _ in range(7):
+    for _ in range(7 if starts else 0):
         for name, cwd in (("pmc", ROOT), ("peer", peer)):
             start = time.perf_counter()
             subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-m", "classifier.cli", "classify", "-"], input=one,
                            env={**env, "PYTHONPATH": str(cwd)}, cwd=cwd, check=True, capture_output=True)
             starts[name].append(time.perf_counter() - start)
-    figures["cold_start_s"] = {name: {"best": round(min(v), 3), "median": round(sorted(v)[3], 3)} for name, v in starts.items()}
-    probe = ("import sys, time; t = time.perf_counter(); import numpy; print(time.perf_counter() - t)")
-    figures["cold_start_s"]["python_and_numpy_best"] = round(min(
-        float(subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", probe], capture_output=True, text=True,
-                             env=env).stdout) for _ in range(5)), 3)
-    print(f"cold start: pmc best {min(starts['pmc']):.3f} s, median {sorted(starts['pmc'])[3]:.3f} s; "
-          f"peer best {min(starts['peer']):.3f} s, median {sorted(starts['peer'])[3]:.3f} s")
+    if starts:
+        figures["cold_start_s"] = {name: {"best": round(min(v), 3), "median": round(sorted(v)[3], 3)} for name, v in starts.items()}
+        probe = ("import sys, time; t = time.perf_counter(); import numpy; print(time.perf_counter() - t)")
+        figures["cold_start_s"]["numpy_import_best"] = round(min(
+            float(subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", probe], capture_output=True, text=True,
+                                 env=env).stdout) for _ in range(5)), 3)
+        print(f"cold start: pmc best {min(starts['pmc']):.3f} s, median {sorted(starts['pmc'])[3]:.3f} s; "
+              f"peer best {min(starts['peer']):.3f} s, median {sorted(starts['peer'])[3]:.3f} s")
 
-    if args.rss:
+    if args.rss and "rss" in args.parts:
         base = corpora[max(corpora)]
         peaks = {}
         for n in args.rss:
@@ -266,10 +287,17 @@ def main() -> None:
         print("peak RSS of pmc classify: " + ", ".join(f"{int(n):,}: {mb} MB" for n, mb in peaks.items()))
     figures["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        merged = json.loads(args.json.read_text(encoding="utf-8")) if args.json.exists() else {}
+        batch = merged.setdefault("batch", {})
+        for key, value in figures.items():
+            if key == "sizes":
+                batch.setdefault("sizes", {}).update(value)
+            else:
+                batch[key] = value
+        args.json.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-PEER_COMMIT = "aec2a53"  # the last commit before the batch path
+PEER_COMMIT = "aec2a53"  # the last commit before the batch path (issue 12)
 
 if __name__ == "__main__":
     main()

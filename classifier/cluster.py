@@ -30,7 +30,7 @@ from .pipeline import CHUNK_SIZE, Chunk, Classifier, Rendered, classify_chunk, i
 
 __all__ = ["Partition", "plan_partitions", "run_partition", "classify_on_dask", "PARTITION_LINES"]
 
-PARTITION_LINES = 4 * CHUNK_SIZE  # JSONL lines per partition (a task of a few seconds)
+PARTITION_LINES = CHUNK_SIZE  # JSONL lines per partition: one batch, a task of a fraction of a second
 
 
 @dataclass(frozen=True)
