@@ -163,8 +163,17 @@ def classify_on_dask(inputs: Iterable[str], *, model_dir: Path, fmt: str, thresh
     try:
         futures = client.map(run_partition, partitions, pure=False, model_dir=str(model_dir), fmt=fmt,
                              threshold_scale=threshold_scale, parts_dir=str(parts_dir) if parts_dir else None)
-        for future in futures:
-            count, errors, data = future.result()
+        for index, future in enumerate(futures):
+            try:
+                count, errors, data = future.result()
+            except PmcError:
+                raise
+            except Exception as exc:  # e.g. a scheduler or worker without pmc, or another version
+                raise PmcError(
+                    f"the Dask cluster could not run a partition of {partitions[index].name or 'the input'}: "
+                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} — every machine (scheduler and "
+                    f"workers) needs this version of pmc installed with pip install -e '.[dask]'"
+                ) from None
             future.release()
             yield Rendered(data if isinstance(data, bytes) else b"", count, errors)
     finally:
