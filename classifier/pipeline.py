@@ -164,6 +164,11 @@ class Classifier:
         self.fmt = fmt
         self.threshold_scale = threshold_scale
 
+    def warm(self) -> None:
+        """Build what the first batch would build (jieba-rs dictionary, OpenCC, the concept
+        automaton), e.g. before forking workers, which then share it."""
+        self.scorer.probabilities(fold_many(["口岸边检 border patrol 邊境"]))
+
     @classmethod
     def load(cls, model: str | Path | None, *, registry: str | Path | None = None, fmt: str = "jsonl",
              threshold_scale: float = 1.0) -> Classifier:
@@ -248,6 +253,8 @@ def run_chunks(chunks: Iterable[Chunk], classifier: Classifier, *, jobs: int = 1
     import multiprocessing as mp
 
     context = mp.get_context("fork" if sys.platform != "win32" else "spawn")
+    if context.get_start_method() == "fork":
+        classifier.warm()
     _WORKER["classifier"] = classifier  # inherited by forked workers: no second load
     try:
         pool = context.Pool(jobs, initializer=_worker_init,
