@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +61,8 @@ def plan_partitions(inputs: Iterable[str], *, lines: int | None = None,
                                 first_line=first)
                 index += 1
             continue
-        chunks = tuple(iter_chunks([name], on_warning=on_warning))
-        if chunks:
-            yield Partition(index, chunks=chunks)
+        for chunk in iter_chunks([name], on_warning=on_warning):
+            yield Partition(index, chunks=(chunk,))
             index += 1
 
 
@@ -150,36 +150,50 @@ def classify_on_dask(inputs: Iterable[str], *, model_dir: Path, fmt: str, thresh
                        "(or run without --engine dask)") from None
     import dask
 
-    partitions = list(plan_partitions(inputs, on_warning=on_warning))
     cluster = None
     if scheduler is None:
-        # The workers' sampling profiler takes the GIL every 10 ms to walk the task's stack: about a
-        # tenth of the CPU time of this pure-Python task. (Remote workers: set
+        # The workers' sampling profiler takes the GIL every 10 ms to walk the task's stack, a
+        # cost to this pure-Python task. (Remote workers: set
         # DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False where they start.)
         with dask.config.set({"distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=None, silence_logs=40)
     client = Client(cluster if cluster is not None else scheduler)
+    options = {"model_dir": str(model_dir), "fmt": fmt, "threshold_scale": threshold_scale,
+               "parts_dir": str(parts_dir) if parts_dir else None}
+    # A bounded window of partitions in flight, collected in input order: the client reads the
+    # inputs only as fast as the cluster classifies them (stdin and documents stay flat too).
+    window = max(8, 4 * len(client.scheduler_info().get("workers", {})))
+    pending: deque[tuple[Partition, Any]] = deque()
     try:
-        futures = client.map(run_partition, partitions, pure=False, model_dir=str(model_dir), fmt=fmt,
-                             threshold_scale=threshold_scale, parts_dir=str(parts_dir) if parts_dir else None)
-        for index, future in enumerate(futures):
-            try:
-                count, errors, data = future.result()
-            except PmcError:
-                raise
-            except Exception as exc:  # e.g. a scheduler or worker without pmc, or another version
-                raise PmcError(
-                    f"the Dask cluster could not run a partition of {partitions[index].name or 'the input'}: "
-                    f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} — every machine (scheduler and "
-                    f"workers) needs this version of pmc installed with pip install -e '.[dask]'"
-                ) from None
-            future.release()
-            yield Rendered(data if isinstance(data, bytes) else b"", count, errors)
+        for partition in plan_partitions(inputs, on_warning=on_warning):
+            pending.append((partition, client.submit(run_partition, partition, pure=False, **options)))
+            if len(pending) >= window:
+                yield _collect(*pending.popleft())
+        while pending:
+            yield _collect(*pending.popleft())
     finally:
+        for _, future in pending:
+            future.cancel()
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _collect(partition: Partition, future: Any) -> Rendered:
+    try:
+        count, errors, data = future.result()
+    except PmcError:
+        raise
+    except Exception as exc:  # e.g. a scheduler or worker without pmc, or another version of it
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        raise PmcError(
+            f"the Dask cluster could not run a partition of {partition.name or 'the input'}: "
+            f"{type(exc).__name__}: {message} — every machine (scheduler and workers) needs this "
+            f"version of pmc installed with pip install -e '.[dask]'"
+        ) from None
+    future.release()
+    return Rendered(data if isinstance(data, bytes) else b"", count, errors)
 
 
 def join_parts(parts_dir: Path, handle: Any) -> None:
