@@ -3,7 +3,8 @@
 The inputs are cut into partitions in the parent without being parsed: a JSONL file into byte
 ranges of whole lines (`plan_partitions`, which counts line breaks only, so every partition knows
 the number of its first line and bad lines are still reported as file:line), documents and
-stdin into chunks of paragraphs. Each partition runs on a worker as `pipeline.classify_chunk`
+stdin into the chunks `pipeline.iter_chunks` makes (raw lines or paragraphs), one per partition;
+a bounded window of partitions is in flight, so the client reads no faster than the cluster works. Each partition runs on a worker as `pipeline.classify_chunk`
 over its chunks — the same function as a local run, hence the same bytes. A worker loads the
 model once from the registry folder (arrays and JSON, SHA-256 checked, nothing unpickled), so the
 model folder, the inputs and the output folder must be on storage every worker sees under the
