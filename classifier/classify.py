@@ -1,13 +1,15 @@
-"""Batch classification: inputs to paragraphs, paragraphs to scored records, records to files.
+"""Classification records: inputs to paragraphs, paragraphs to scored records, records to files.
 
 `iter_paragraphs()` turns any mix of document files and JSONL paragraph files into a stream of
 `Paragraph`s, reporting unusable files and lines through a callback instead of stopping.
-`classify_stream()` scores that stream in batches (optionally in several worker processes,
-each loading the model once) and yields one record per paragraph: `id`, `doc`, `index`,
-`lang`, `text`, `labels`, `scores`. Each paragraph is folded once (`text.normalize.fold`); the
-folded text gives both its features and, for a JSONL record without `lang`, its language. `RecordWriter` writes JSONL, CSV or TSV incrementally,
-flushing after every batch so a crash never loses what was already written. Memory stays
-flat: one batch is in flight per worker.
+`classify_stream()` scores that stream paragraph by paragraph through the serving model's
+sparse rows (`score_paragraphs`) and yields one record per paragraph: `id`, `doc`, `index`,
+`lang`, `text`, `labels`, `scores`; the app and `pmc profile` use it, and it is the reference the
+batch path of `pmc classify` (`classifier.pipeline`) is tested against. Each paragraph is folded
+once (`text.normalize.fold`); the folded text gives both its features and, for a JSONL record
+without `lang`, its language. The record rules (`record_fields`), the JSONL line
+(`jsonl_line`, orjson) and `RecordWriter` (JSONL, CSV or TSV, flushed after every batch so a
+crash never loses what was already written) are shared by both paths.
 """
 
 from __future__ import annotations
