@@ -6,7 +6,8 @@ Builds a mixed zh/en corpus of unique paragraphs from the seeds (benchmarks/corp
 measures, pinned to one CPU core:
 
 1. end-to-end classify throughput (JSONL in -> parse -> tokenise -> features -> scores ->
-   JSONL out), paragraphs/s and MB/s, through the same library path as `pmc classify`;
+   JSONL out), paragraphs/s and MB/s, through the same library path as `pmc classify` (the batch
+   path, `pipeline`; `bench_batch.py` measures it against the naive pipeline side by side);
 2. the plain scikit-learn baseline pipeline (TfidfVectorizer(char_wb, 1-3) + LogisticRegression)
    on the same paragraphs;
 3. jieba segmentation alone (jieba.lcut) on the Chinese paragraphs;
@@ -58,7 +59,7 @@ def main() -> None:
 
     from corpus import labelled_sample, mixed_paragraphs, write_jsonl
 
-    from classifier.classify import RecordWriter, classify_stream, iter_paragraphs
+    from classifier.classify import RecordWriter
     from classifier.model.evaluation import label_matrix
     from classifier.labels.gold import load_labelled
     from classifier.text.language import detect_language
@@ -87,11 +88,15 @@ def main() -> None:
     serving = ServingModel.from_classifier(model)  # what `pmc classify` scores with
     serving.predict_proba(texts[:50])  # warm caches (segmenter, automaton)
 
+    from classifier.pipeline import Classifier, iter_chunks, run_chunks
+
+    batch_path = Classifier(serving, labels)  # what `pmc classify` runs (pipeline.classify_chunk)
+
     def end_to_end() -> int:
         with open(os.devnull, "w", encoding="utf-8") as sink:
             writer = RecordWriter(sink, "jsonl", labels)
-            for batch in classify_stream(iter_paragraphs([str(corpus)], on_error=print), model=serving, labels=labels):
-                writer.write_batch(batch)
+            for rendered in run_chunks(iter_chunks([str(corpus)]), batch_path):
+                writer.write_rendered(rendered.data, rendered.count)
         return writer.count
 
     seconds, count = _timed(end_to_end)

@@ -1,13 +1,15 @@
-"""Batch classification: inputs to paragraphs, paragraphs to scored records, records to files.
+"""Classification records: inputs to paragraphs, paragraphs to scored records, records to files.
 
 `iter_paragraphs()` turns any mix of document files and JSONL paragraph files into a stream of
 `Paragraph`s, reporting unusable files and lines through a callback instead of stopping.
-`classify_stream()` scores that stream in batches (optionally in several worker processes,
-each loading the model once) and yields one record per paragraph: `id`, `doc`, `index`,
-`lang`, `text`, `labels`, `scores`. Each paragraph is folded once (`text.normalize.fold`); the
-folded text gives both its features and, for a JSONL record without `lang`, its language. `RecordWriter` writes JSONL, CSV or TSV incrementally,
-flushing after every batch so a crash never loses what was already written. Memory stays
-flat: one batch is in flight per worker.
+`classify_stream()` scores that stream paragraph by paragraph through the serving model's
+sparse rows (`score_paragraphs`) and yields one record per paragraph: `id`, `doc`, `index`,
+`lang`, `text`, `labels`, `scores`; the app and `pmc profile` use it, and it is the reference the
+batch path of `pmc classify` (`classifier.pipeline`) is tested against. Each paragraph is folded
+once (`text.normalize.fold`); the folded text gives both its features and, for a JSONL record
+without `lang`, its language. The record rules (`record_fields`), the JSONL line
+(`jsonl_line`, orjson) and `RecordWriter` (JSONL, CSV or TSV, flushed after every batch so a
+crash never loses what was already written) are shared by both paths.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import InputError
+
+try:  # a core dependency; the standard library's encoder is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
 from .paths import fsync_directory, sweep_stale
 from .text.language import detect_language
 from .text.normalize import fold
@@ -38,37 +45,52 @@ __all__ = [
     "OUTPUT_FORMATS",
     "iter_paragraphs",
     "paragraph_from_record",
+    "record_fields",
     "score_paragraphs",
     "classify_stream",
     "RecordWriter",
+    "jsonl_line",
+    "render_records",
     "open_output",
     "csv_cell",
 ]
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
 BATCH_SIZE = 1024
+_RECORD_FIELDS = frozenset(("id", "doc", "index", "text", "lang"))
 
 ErrorSink = Callable[[str], None]
 
 
-def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, detect: bool = True) -> Paragraph:
+def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, detect: bool = True,
+                          default_doc: str | None = None) -> Paragraph:
     """A JSONL record as a paragraph: `text` and optional `id`/`doc`/`index`/`lang` kept as given.
 
     `detect=False` leaves a missing `lang` empty, for a caller that detects it from the folded
-    text it computes anyway (`score_paragraphs`).
+    text it computes anyway (`score_paragraphs`). `default_doc`: ``Path(source).stem``, when the
+    caller has it already.
     """
+    pid, doc, index, text, lang, extra = record_fields(record, source=source, line=line, default_doc=default_doc)
+    return Paragraph(id=pid, doc=doc, index=index, text=text,
+                     lang=lang or (detect_language(text) if detect else ""), extra=extra)
+
+
+def record_fields(record: dict[str, Any], *, source: str, line: int,
+                  default_doc: str | None = None) -> tuple[str, str, int, str, str, dict[str, Any]]:
+    """`paragraph_from_record`'s fields of a record — id, doc, index, text, lang (empty when
+    missing), extra — without building the paragraph (the batch path's per-record work)."""
     text = record["text"]
-    extra = {k: v for k, v in record.items() if k not in ("id", "doc", "index", "text", "lang")}
+    extra = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}
     index = record.get("index")
     if isinstance(index, int) and not 0 <= index < 2**31:
         raise InputError(f"{source}:{line}: 'index' is {index}; give a position between 0 and {2**31 - 1}")
-    return Paragraph(
-        id=str(record.get("id") or paragraph_id(text)),
-        doc=str(record.get("doc") or Path(source).stem),
-        index=index if isinstance(index, int) and not isinstance(index, bool) else line - 1,
-        text=text,
-        lang=str(record.get("lang") or (detect_language(text) if detect else "")),
-        extra=extra,
+    return (
+        str(record.get("id") or paragraph_id(text)),
+        str(record.get("doc") or default_doc or Path(source).stem),
+        index if isinstance(index, int) and not isinstance(index, bool) else line - 1,
+        text,
+        str(record.get("lang") or ""),
+        extra,
     )
 
 
@@ -236,11 +258,23 @@ def csv_cell(value: object) -> object:
     return value
 
 
+def jsonl_line(record: dict[str, Any]) -> bytes:
+    """One output record as a JSONL line: compact UTF-8 JSON (orjson), then a line break."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(record, option=_orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # e.g. an integer beyond 64 bits carried through from the input
+            pass
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
 class RecordWriter:
     """Writes output records as JSONL, CSV or TSV, flushing after every batch."""
 
-    def __init__(self, handle: IO[str], fmt: str, labels: tuple[str, ...], *, extra: tuple[str, ...] = ()) -> None:
-        """`extra`: more record fields (e.g. a document's date, publisher) as CSV/TSV columns before `text`."""
+    def __init__(self, handle: IO[str], fmt: str, labels: tuple[str, ...], *, extra: tuple[str, ...] = (),
+                 header: bool = True) -> None:
+        """`extra`: more record fields (e.g. a document's date, publisher) as CSV/TSV columns before `text`;
+        `header=False` leaves out the CSV/TSV header row (for a batch rendered to be appended)."""
         if fmt not in OUTPUT_FORMATS:
             raise InputError(f"unknown output format {fmt!r}; use one of {', '.join(OUTPUT_FORMATS)}")
         self.handle = handle
@@ -251,22 +285,43 @@ class RecordWriter:
         self._csv: Any = None
         if fmt in ("csv", "tsv"):
             self._csv = csv.writer(handle, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-            self._csv.writerow(["id", "doc", "index", "lang", "labels", *[f"score_{label}" for label in labels],
-                                *extra, "text"])
+            if header:
+                self._csv.writerow(["id", "doc", "index", "lang", "labels",
+                                    *[f"score_{label}" for label in labels], *extra, "text"])
 
     def write_batch(self, records: list[dict[str, Any]]) -> None:
-        for record in records:
-            if self._csv is None:
-                self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                text = record["text"] if self.fmt == "csv" else " ".join(record["text"].split())
-                self._csv.writerow([csv_cell(x) for x in (
-                    record["id"], record["doc"], record["index"], record["lang"], ";".join(record["labels"]),
-                    *[f"{record['scores'][label]:.4f}" for label in self.labels],
-                    *[record.get(field, "") for field in self.extra], text,
-                )])
-            self.count += 1
+        if self._csv is None:
+            self.handle.write(b"".join(map(jsonl_line, records)).decode("utf-8"))
+        for record in records if self._csv is not None else ():
+            text = record["text"] if self.fmt == "csv" else " ".join(record["text"].split())
+            self._csv.writerow([csv_cell(x) for x in (
+                record["id"], record["doc"], record["index"], record["lang"], ";".join(record["labels"]),
+                *[f"{record['scores'][label]:.4f}" for label in self.labels],
+                *[record.get(field, "") for field in self.extra], text,
+            )])
+        self.count += len(records)
         self.handle.flush()
+
+    def write_rendered(self, data: bytes, count: int) -> None:
+        """Append `count` records already rendered in this writer's format (`pipeline.classify_chunk`)."""
+        buffer = getattr(self.handle, "buffer", None)
+        if buffer is not None:
+            self.handle.flush()
+            buffer.write(data)
+            buffer.flush()
+        else:
+            self.handle.write(data.decode("utf-8"))
+            self.handle.flush()
+        self.count += count
+
+
+def render_records(records: list[dict[str, Any]], fmt: str, labels: tuple[str, ...]) -> bytes:
+    """Records rendered in an output format without a header, as UTF-8 bytes (a batch to append)."""
+    if fmt == "jsonl":
+        return b"".join(map(jsonl_line, records))
+    buffer = io.StringIO()
+    RecordWriter(buffer, fmt, labels, header=False).write_batch(records)
+    return buffer.getvalue().encode("utf-8")
 
 
 def records_to_string(records: list[dict[str, Any]], fmt: str, labels: tuple[str, ...],

@@ -25,6 +25,7 @@ FLOORS = {
     "model": 4, "workspace": 4, "identity": 4,
     "annotate": 5,
     "training": 6, "classify": 6,
+    "pipeline": 7, "cluster": 8,
     "retraining": 7, "corpus": 7, "report": 7, "exchange": 7, "analysis": 7, "bootstrap": 8, "background": 8,
     "cli": 9,
 }
@@ -138,3 +139,30 @@ def test_the_app_is_a_thin_frame_over_one_file_per_page() -> None:
     for page in (ROOT / "ui").glob("*.py"):
         imported = {t.split(".")[0] for t, _ in _imports(page)}
         assert "sklearn" not in imported, page
+
+
+def test_the_batch_path_imports_no_scipy() -> None:
+    for name in ("scoring/batch.py", "pipeline.py", "cluster.py"):
+        heavy = [t for t, _ in _imports(PACKAGE / name) if t.split(".")[0] in ("scipy", "sklearn")]
+        assert not heavy, f"{name} imports {heavy}: the batch path runs on numpy alone"
+
+
+def test_pmc_classify_imports_neither_scipy_nor_scikit_learn_nor_dask(tmp_path: Path) -> None:
+    """What a cold `pmc classify` pays for: a fresh process classifying one paragraph."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from classifier.scoring.registry import install_shipped
+
+    install_shipped(ROOT / "models" / "shipped", registry=tmp_path / "models")
+    probe = ("import sys; sys.argv = ['pmc', 'classify', '-']\nfrom classifier.cli import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('scipy', 'sklearn', 'dask', 'distributed', 'charset_normalizer', "
+             "'trafilatura', 'docx', 'pypdf', 'streamlit') if m in sys.modules), file=sys.stderr)")
+    line = json.dumps({"text": "边检站加强口岸查缉，严防偷渡人员闯关出境。"}, ensure_ascii=False) + "\n"
+    result = subprocess.run([sys.executable, "-c", probe], input=line.encode(), capture_output=True, cwd=ROOT,
+                            env={**os.environ, "PMC_MODELS_DIR": str(tmp_path / "models")}, timeout=120)
+    assert json.loads(result.stdout)["text"].startswith("边检站")
+    assert result.stderr.decode().strip().splitlines()[-1] == "[]"

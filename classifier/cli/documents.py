@@ -47,21 +47,30 @@ def _no_stdin(paths: tuple[Path, ...]) -> None:
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
 @click.option("--threshold-scale", type=click.FloatRange(0.01, 10.0), default=1.0, show_default=True,
               help="Multiply every label threshold (<1 labels more, >1 labels less).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where batches run: this machine, or a Dask cluster (pip install -e '.[dask]').")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --engine dask: a running scheduler (tcp://host:8786); default a local cluster of --jobs workers.")
 def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: Path | None, jobs: int,
-                 threshold_scale: float) -> None:
+                 threshold_scale: float, engine: str, scheduler: str | None) -> None:
     """Classify documents (txt, md, html, docx, pdf) or JSONL paragraphs; `-` reads stdin.
 
     One record per paragraph: id, doc, index, lang, text, labels, scores. Bad files and
     lines are reported on stderr with file and line and skipped; the exit code is then 10.
 
+    With --engine dask, JSONL files are split into partitions of whole lines that run on the
+    cluster's workers; the model folder, inputs and output must be on storage they all see.
+
     \b
     Example:
       pmc classify seeds/*.txt --format csv -o predictions.csv
       cat paragraphs.jsonl | pmc classify - --jobs 2
+      pmc classify big.jsonl -o out.jsonl --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from contextlib import nullcontext
 
-    from ..classify import RecordWriter, classify_stream, iter_paragraphs, open_output
+    from ..classify import RecordWriter, open_output
+    from ..pipeline import Classifier, iter_chunks, run_chunks
     from ..scoring.registry import load_serving
 
     saved = load_serving(model)
@@ -78,20 +87,41 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
         from tqdm import tqdm
 
         progress = tqdm(unit=" paragraphs", file=sys.stderr, smoothing=0.1)
+    def warn(message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+    parts = output.parent / f".{output.name}.parts" if output is not None and engine == "dask" else None
     try:
         with target as handle:
             writer = RecordWriter(handle, fmt, labels)
-            stream = classify_stream(iter_paragraphs(inputs, on_error=report,
-                                                     on_warning=lambda m: click.echo(f"warning: {m}", err=True)),
-                                     model=saved.model, labels=labels,
-                                     threshold_scale=threshold_scale, jobs=jobs, model_dir=saved.path)
-            for batch in stream:
-                writer.write_batch(batch)
+            if engine == "dask":
+                from ..cluster import classify_on_dask
+
+                if parts is not None:
+                    parts.mkdir(exist_ok=True)
+                stream = classify_on_dask(inputs, model_dir=saved.path, fmt=fmt, threshold_scale=threshold_scale,
+                                          parts_dir=parts, scheduler=scheduler, workers=jobs, on_warning=warn)
+            else:
+                classifier = Classifier(saved.model, labels, fmt=fmt, threshold_scale=threshold_scale)
+                stream = run_chunks(iter_chunks(inputs, on_warning=warn), classifier, jobs=jobs, model_dir=saved.path)
+            for rendered in stream:
+                for message in rendered.errors:
+                    report(message)
+                writer.write_rendered(rendered.data, rendered.count)
                 if progress is not None:
-                    progress.update(len(batch))
+                    progress.update(rendered.count)
+            if parts is not None:
+                from ..cluster import join_parts
+
+                handle.flush()
+                join_parts(parts, handle.buffer)
     finally:
         if progress is not None:
             progress.close()
+        if parts is not None:
+            import shutil
+
+            shutil.rmtree(parts, ignore_errors=True)
     if skipped:
         click.echo(f"{len(skipped)} input(s) skipped; {writer.count} paragraphs written", err=True)
         sys.exit(EXIT_SKIPPED)

@@ -3,23 +3,31 @@
 These functions are the single implementation of the model's features. The training-time
 transformers (`model.vectorizer.WordTfidfVectorizer`, `model.features.ConceptFeaturizer`) call
 them, and so does the serving model (`serving.ServingModel`), which therefore scores exactly like
-the fitted scikit-learn estimator while importing only numpy and scipy.sparse — a cold
-`pmc classify` does not pay scikit-learn's import time. Every function here takes text already
-folded by `text.normalize.fold`: a paragraph is folded once, before its features are computed.
+the fitted scikit-learn estimator without importing scikit-learn. The arithmetic on values
+(`sublinear_tfidf`, `l2_normalize_values`, `concept_values`) works on plain arrays and is shared
+with the batch path (`scoring.batch`), which never builds a sparse matrix: scipy.sparse is
+imported only by the functions here that return one, so a cold `pmc classify` pays for neither
+scikit-learn nor scipy. Every function here takes text already folded by `text.normalize.fold`:
+a paragraph is folded once, before its features are computed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from itertools import repeat
+
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..text.concepts import ConceptMatcher
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
 __all__ = ["NgramIndex", "word_ngrams", "char_ngrams", "subword_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows",
-           "gram_counts", "tfidf_from_counts"]
+           "gram_counts", "tfidf_from_counts", "sublinear_tfidf", "l2_normalize_values", "concept_values"]
 
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 
@@ -57,14 +65,41 @@ def char_ngrams(folded: str) -> list[str]:
     return out
 
 
+def l2_normalize_values(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Scale the values of every non-empty row (CSR layout: `indptr`) to unit l2 norm, in place."""
+    if len(data):
+        lengths = np.diff(indptr)
+        squares = np.add.reduceat(data**2, indptr[:-1][lengths > 0])
+        norms = np.ones(len(lengths))
+        norms[lengths > 0] = np.sqrt(squares)
+        data /= np.repeat(norms, lengths)
+    return data
+
+
 def l2_normalize_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
     """Scale every non-empty row to unit l2 norm, in place (as sklearn.preprocessing.normalize)."""
     if matrix.nnz:
-        squares = np.add.reduceat(matrix.data**2, matrix.indptr[:-1][np.diff(matrix.indptr) > 0])
-        norms = np.ones(matrix.shape[0])
-        norms[np.diff(matrix.indptr) > 0] = np.sqrt(squares)
-        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+        l2_normalize_values(matrix.data, matrix.indptr)
     return matrix
+
+
+def sublinear_tfidf(counts: np.ndarray, columns: np.ndarray, idf: np.ndarray) -> np.ndarray:
+    """``(1 + log(count)) * idf[column]`` per stored value, in place on the float array `counts`."""
+    np.log(counts, out=counts)
+    counts += 1.0
+    counts *= idf[columns]
+    return counts
+
+
+def concept_values(counts: np.ndarray, *, weight: float, binary: bool) -> np.ndarray:
+    """A concept or category column's value from its count, in place: `weight` when `binary`,
+    else ``weight * log1p(count)``."""
+    if binary:
+        counts[:] = 1.0
+    else:
+        np.log1p(counts, out=counts)
+    counts *= weight
+    return counts
 
 
 class NgramIndex:
@@ -80,12 +115,39 @@ class NgramIndex:
         self.vocabulary = vocabulary
         self.max_n = max_n
         self._width = len(vocabulary)
-        self._pairs: dict[int, int] = {}
-        if max_n == 2:
-            for gram, column in vocabulary.items():
-                first, sep, second = gram.partition(" ")
-                if sep and " " not in second and first in vocabulary and second in vocabulary:
-                    self._pairs[vocabulary[first] * self._width + vocabulary[second]] = column
+        self._pair_dict: dict[int, int] | None = None
+        self._pair_arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def pair_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The known bigrams as sorted codes ``first_column * width + second_column`` and their
+        columns (empty unless max_n == 2): the one definition of a pair, for both paths."""
+        if self._pair_arrays is None:
+            # Grams with exactly one space, split at it. This runs at every model load, so the
+            # splitting is one join and one split in C; a gram with two spaces (none when tokens
+            # hold no space) sends all of them through partition instead.
+            items = [(g, c) for g, c in self.vocabulary.items() if " " in g] if self.max_n == 2 else []
+            pairs = [g for g, _ in items]
+            halves = " ".join(pairs).split(" ") if pairs else []
+            if len(halves) != 2 * len(pairs):
+                items = [(g, c) for g, c in items if g.count(" ") == 1]
+                pairs = [g for g, _ in items]
+                halves = [half for g in pairs for half in g.split(" ")]
+            get, n = self.vocabulary.get, len(pairs)
+            first = np.fromiter(map(get, halves[0::2], repeat(-1)), dtype=np.int64, count=n)
+            second = np.fromiter(map(get, halves[1::2], repeat(-1)), dtype=np.int64, count=n)
+            columns = np.fromiter((c for _, c in items), dtype=np.int64, count=n)
+            known = (first >= 0) & (second >= 0)
+            keys = first[known] * self._width + second[known]
+            order = np.argsort(keys)
+            self._pair_arrays = (keys[order], columns[known][order])
+        return self._pair_arrays
+
+    @property
+    def _pairs(self) -> dict[int, int]:
+        if self._pair_dict is None:
+            keys, columns = self.pair_arrays()
+            self._pair_dict = dict(zip(keys.tolist(), columns.tolist()))
+        return self._pair_dict
 
     def ids(self, tokens: list[str]) -> list[int]:
         get = self.vocabulary.get
@@ -109,6 +171,8 @@ def tfidf_rows(
     idf: np.ndarray,
 ) -> sp.csr_matrix:
     """Sublinear-tf x smooth-idf rows, l2-normalised, over the known n-grams of each text."""
+    import scipy.sparse as sp
+
     ids = index.ids
     indices: list[int] = []
     indptr = [0]
@@ -120,9 +184,7 @@ def tfidf_rows(
         shape=(len(indptr) - 1, len(index.vocabulary)),
     )
     matrix.sum_duplicates()
-    np.log(matrix.data, out=matrix.data)
-    matrix.data += 1.0
-    matrix.data *= idf[matrix.indices]
+    sublinear_tfidf(matrix.data, matrix.indices, idf)
     return l2_normalize_rows(matrix)
 
 
@@ -139,6 +201,8 @@ def concept_rows(
 
     A present column is `weight` when `binary`, else `weight * log1p(count)`.
     """
+    import scipy.sparse as sp
+
     n_concepts = len(matcher.keys)
     indices: list[int] = []
     indptr = [0]
@@ -153,11 +217,7 @@ def concept_rows(
         shape=(len(indptr) - 1, n_concepts + n_categories),
     )
     matrix.sum_duplicates()
-    if binary:
-        matrix.data[:] = 1.0
-    else:
-        np.log1p(matrix.data, out=matrix.data)
-    matrix.data *= weight
+    concept_values(matrix.data, weight=weight, binary=binary)
     return matrix
 
 
@@ -168,6 +228,8 @@ def gram_counts(texts: Iterable[str], analyzer: Callable[[str], list[str]]) -> s
     again (`tfidf_from_counts`): the vocabulary and idf of a fold depend only on which rows
     are in it.
     """
+    import scipy.sparse as sp
+
     vocabulary: dict[str, int] = {}
     add = vocabulary.setdefault
     indices: list[int] = []
@@ -190,7 +252,5 @@ def tfidf_from_counts(counts: sp.csr_matrix, train: np.ndarray, rows: np.ndarray
     keep = np.flatnonzero(df >= min_df)
     idf = np.log((1 + len(train)) / (1 + df[keep])) + 1.0
     matrix = counts[rows][:, keep].tocsr()
-    np.log(matrix.data, out=matrix.data)
-    matrix.data += 1.0
-    matrix.data *= idf[matrix.indices]
+    sublinear_tfidf(matrix.data, matrix.indices, idf)
     return l2_normalize_rows(matrix)

@@ -4,7 +4,9 @@
 blocks (word/character TF-IDF vocabularies and idf, concept lexicon), its weight matrix,
 calibration and thresholds. `save()` writes `serving.npz` (numbers, loaded with
 `allow_pickle=False`) and `serving.json` (vocabularies and settings): no code is unpickled
-when serving, and a cold `pmc classify` imports only numpy and scipy.sparse. Scores are
+when serving. scipy.sparse is imported only when sparse feature rows are asked for
+(`features`, the app and explanations); `pmc classify` scores through `batch.BatchScorer`, which
+needs only numpy. Scores are
 identical to the estimator's (`featurize` is the one implementation of the features,
 `decision` the one decision rule; a test asserts equality). Texts are folded once
 (`predict_proba`), or come folded (`predict_proba_folded`, for callers that also need the
@@ -16,10 +18,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..text.concepts import ConceptMatcher
 from ..text.normalize import fold
@@ -27,6 +28,9 @@ from ..text.tokenize import Tokenizer
 from . import blocks as B
 from .decision import calibrated, decide, effective_thresholds
 from .featurize import NgramIndex, char_ngrams, concept_rows, subword_ngrams, tfidf_rows
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 __all__ = ["ServingModel", "SERVING_FILES"]
 
@@ -111,6 +115,8 @@ class ServingModel:
     # -- scoring --------------------------------------------------------------------------
     def features(self, folded: list[str]) -> sp.csr_matrix:
         """The feature rows of folded texts (all blocks side by side)."""
+        import scipy.sparse as sp
+
         return sp.hstack([block.rows(folded) for block in self.blocks], format="csr")
 
     def feature_names(self) -> list[str]:
@@ -210,7 +216,7 @@ class ServingModel:
                 blocks.append(_ConceptBlock(tuple((k, tuple(t)) for k, t in block["lexicon"]), float(block["weight"]),
                                             bool(block["binary"]), list(block["categories"])))
             else:
-                vocabulary = {g: j for j, g in enumerate(block["grams"])}
+                vocabulary = dict(zip(block["grams"], range(len(block["grams"]))))
                 blocks.append(_TfidfBlock(block["kind"], vocabulary, data[f"idf_{i}"], int(block["max_n"]),
                                           tuple(block["terms"]), bool(block["stem"]), float(block.get("weight", 1.0))))
         return cls(labels=tuple(meta["labels"]), blocks=blocks, coef=data["coef"], intercept=data["intercept"],

@@ -6,6 +6,15 @@ should fire one shared feature, so what is learned in one language transfers to 
 lower case) with an Aho-Corasick automaton and maps matches back to character spans of the
 original text for highlighting. The lexicon itself comes from the codebook
 (`labels.taxonomy.Taxonomy.lexicon`). No scikit-learn here: the serving path imports this module.
+
+`concept_ids_many()` is `concept_ids()` for a batch: one automaton scan over the batch's texts
+joined. pyahocorasick finds a node's child by a linear scan, and the codebook gives the root
+hundreds of children, so each character that starts no term cost a scan of all of them. The
+batch automaton spells every character as two symbols (`_split_symbols`: its code point modulo
+16, then the rest, from disjoint alphabets), so no node has more than 16 children at the first
+step and few at the second. A match can only start on a first symbol and end on a second, and
+every fail link of the split trie is the split of the original's, so the scan finds exactly the
+same terms (a test asserts it on adversarial text).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from .normalize import fold, fold_with_offsets
 
@@ -96,6 +106,81 @@ class ConceptMatcher:
             out.extend(self._term_concepts[term])
         return out
 
+    @cached_property
+    def _batch_automaton(self) -> tuple[Any, dict[str, Any]]:
+        """The automaton of `_automaton` over `_split_symbols` of the terms, whose value is the
+        term's number, and per term number: length, Latin edges, concept ids (CSR)."""
+        import ahocorasick
+        import numpy as np
+
+        terms = list(self._term_concepts)
+        words = [(variant, number) for number, term in enumerate(terms) for variant in _variants(term)]
+        split = _split_symbols("".join(variant for variant, _ in words))
+        automaton = ahocorasick.Automaton()
+        at = 0
+        for variant, number in words:
+            automaton.add_word(split[at: at + 2 * len(variant)], (number, len(variant)))
+            at += 2 * len(variant)
+        automaton.make_automaton()
+        concepts = [self._term_concepts[term] for term in terms]
+        table = {
+            "latin_start": np.array([bool(_LATIN.match(t[0])) for t in terms], dtype=bool),
+            "latin_end": np.array([bool(_LATIN.match(t[-1])) for t in terms], dtype=bool),
+            "count": np.array([len(c) for c in concepts], dtype=np.int64),
+            "offset": np.cumsum([0] + [len(c) for c in concepts])[:-1].astype(np.int64),
+            "concepts": np.array([i for c in concepts for i in c], dtype=np.int64),
+        }
+        return automaton, table
+
+    def concept_hits(self, folded_texts: Sequence[str]) -> tuple[Any, Any]:
+        """Every concept hit of `concept_ids` in a batch, in one scan: (row of each hit, its
+        concept's index), rows ascending and in match order within a row, as numpy arrays."""
+        import numpy as np
+
+        empty = np.zeros(0, dtype=np.int64)
+        if not self._term_concepts or not folded_texts:
+            return empty, empty
+        automaton, table = self._batch_automaton
+        pieces = [_SPACE.sub(" ", t) if "  " in t or "\n" in t or "\t" in t else t for t in folded_texts]
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        starts = np.cumsum(lengths + 1) - (lengths + 1)
+        # The sentinel after each text: no term holds it, so the scan starts afresh on the next.
+        text = "\x00".join(pieces) + "\x00"
+        codes = _codes(text)
+        found = list(automaton.iter_long(_split_codes(codes)))
+        if not found:
+            return empty, empty
+        lasts, values = zip(*found)
+        numbers, sizes = zip(*values)
+        number = np.array(numbers, dtype=np.int64)
+        end = np.array(lasts, dtype=np.int64) // 2 + 1
+        start = end - np.array(sizes, dtype=np.int64)
+        # English terms start and end on word edges (see `_matches`), checked for all at once:
+        # no [a-z0-9] right before; after, the run of [a-z0-9] must be empty or a known suffix.
+        latin = ((codes >= 0x61) & (codes <= 0x7A)) | ((codes >= 0x30) & (codes <= 0x39))
+        keep = ~(table["latin_start"][number] & latin[start - 1])  # text[-1] is the last sentinel
+        other = np.flatnonzero(~latin)
+        stop = other[np.searchsorted(other, end)]  # the first non-Latin character at or after `end`
+        tail = table["latin_end"][number] & (stop > end)
+        keep &= ~(tail & (stop - end > _LONGEST_SUFFIX))
+        for k in np.flatnonzero(tail & keep).tolist():
+            if text[end[k]: stop[k]] not in _SUFFIXES:
+                keep[k] = False
+        number, start = number[keep], start[keep]
+        rows = np.searchsorted(starts, start, side="right") - 1
+        counts = table["count"][number]
+        first = np.repeat(table["offset"][number], counts)
+        within = np.arange(len(first)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return np.repeat(rows, counts), table["concepts"][first + within]
+
+    def concept_ids_many(self, folded_texts: Sequence[str]) -> list[list[int]]:
+        """`[self.concept_ids(t) for t in folded_texts]`, in one scan of the batch."""
+        rows, ids = self.concept_hits(folded_texts)
+        out: list[list[int]] = [[] for _ in folded_texts]
+        for row, index in zip(rows.tolist(), ids.tolist()):
+            out[row].append(index)
+        return out
+
     def find(self, text: str, *, folded: tuple[str, Sequence[int]] | None = None) -> list[ConceptMatch]:
         """Every concept term in `text`, with spans in the original (un-normalised) text.
 
@@ -113,10 +198,31 @@ class ConceptMatcher:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_automaton", None)  # rebuilt on first use after unpickling
+        state.pop("_batch_automaton", None)
         return state
 
 
+def _codes(text: str) -> Any:
+    import numpy as np
+
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _split_symbols(text: str) -> str:
+    """Each character as two: U+0001 + (code point mod 16), then U+0100 + (code point div 16)."""
+    return _split_codes(_codes(text))
+
+
+def _split_codes(codes: Any) -> str:
+    import numpy as np
+
+    pairs = np.empty(2 * len(codes), dtype=np.uint32)
+    pairs[0::2] = 0x1 + (codes & 0xF)
+    pairs[1::2] = 0x100 + (codes >> 4)
+    return pairs.tobytes().decode("utf-32-le", "surrogatepass")
+
 _SUFFIXES = frozenset({"s", "es", "ed", "d", "ing", "ings", "led", "ling", "ly"})
+_LONGEST_SUFFIX = max(map(len, _SUFFIXES))
 
 
 def _variants(term: str) -> list[str]:

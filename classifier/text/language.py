@@ -5,16 +5,22 @@ character counts alone: no model, no download, microseconds per paragraph. Tradi
 recognised by converting with OpenCC's `t2s` table and counting the Han characters it changes.
 When the caller already folded the paragraph (`normalize.fold`, as the scoring path does),
 `detect_language(text, folded=...)` reads the conversion from it instead of running OpenCC again.
+`detect_languages(texts, folded)` is the same for a batch, counting characters with numpy over
+the whole batch at once (the batch path of `pmc classify`); both decide through `_decide`.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+import numpy as np
 
 from .normalize import to_simplified
 
-__all__ = ["LANGS", "detect_language", "normalize_lang"]
+__all__ = ["LANGS", "detect_language", "detect_languages", "normalize_lang"]
 
 LANGS = ("zh", "zh-Hant", "en", "mixed")
 
@@ -42,6 +48,11 @@ def detect_language(text: str, *, folded: str | None = None) -> str:
     text = text[:_SAMPLE]
     han = sum(map(len, _HAN_RUNS.findall(text)))
     latin = sum(map(len, _LATIN_RUNS.findall(text)))
+    return _decide(han, latin, lambda: _is_traditional(text, han, folded if aligned else None))
+
+
+def _decide(han: int, latin: int, traditional: Callable[[], bool]) -> str:
+    """The language from the sample's Han and Latin letter counts (`traditional` asked last)."""
     weighted_han = han * _HAN_WEIGHT
     total = weighted_han + latin
     if total == 0:
@@ -51,7 +62,69 @@ def detect_language(text: str, *, folded: str | None = None) -> str:
         return "en"
     if share < _PURE:
         return "mixed"
-    return "zh-Hant" if _is_traditional(text, han, folded if aligned else None) else "zh"
+    return "zh-Hant" if traditional() else "zh"
+
+
+def _codes(texts: Sequence[str]) -> np.ndarray:
+    """Code points of texts joined by NUL (one per character, as Python indexes them)."""
+    return np.frombuffer("\x00".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _in_ranges(codes: np.ndarray, ranges: tuple[tuple[int, int], ...]) -> np.ndarray:
+    mask = np.zeros(len(codes), dtype=bool)
+    for lo, hi in ranges:
+        mask |= (codes >= lo) & (codes <= hi)
+    return mask
+
+
+_HAN_CODES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))  # = _HAN_RUNS
+_LATIN_CODES = ((0x41, 0x5A), (0x61, 0x7A), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))  # = _LATIN_RUNS
+
+
+def detect_languages(texts: Sequence[str], folded: Sequence[str]) -> list[str]:
+    """`[detect_language(t, folded=f) for t, f in zip(texts, folded)]`, counted for the batch at once."""
+    samples = [t[:_SAMPLE] for t in texts]
+    codes = _codes(samples)
+    starts = np.zeros(len(samples), dtype=np.int64)
+    if samples:
+        starts[1:] = np.cumsum([len(t) + 1 for t in samples[:-1]])
+    lengths = np.fromiter(map(len, samples), dtype=np.int64, count=len(samples))
+    han_cum = np.concatenate(([0], np.cumsum(_in_ranges(codes, _HAN_CODES))))
+    latin_cum = np.concatenate(([0], np.cumsum(_in_ranges(codes, _LATIN_CODES))))
+    han = (han_cum[starts + lengths] - han_cum[starts]).tolist()
+    latin = (latin_cum[starts + lengths] - latin_cum[starts]).tolist()
+    head = np.minimum(lengths, _TRADITIONAL_SAMPLE)
+    han_head = (han_cum[starts + head] - han_cum[starts]).tolist()
+    aligned = [len(f) == len(t) for t, f in zip(texts, folded)]
+    changed = _changed_by_t2s([t[:_TRADITIONAL_SAMPLE] for t in samples], folded, aligned)
+    out = []
+    for i, text in enumerate(samples):
+        def traditional(i: int = i, text: str = text) -> bool:
+            if not aligned[i]:
+                return _is_traditional(text, han[i], None)
+            return changed[i] >= 2 and changed[i] / han_head[i] >= _TRADITIONAL_SHARE
+
+        out.append(_decide(han[i], latin[i], traditional))
+    return out
+
+
+def _changed_by_t2s(heads: list[str], folded: Sequence[str], aligned: list[bool]) -> list[int]:
+    """Per text, how many characters of its head the Simplified conversion changed (not NFKC or
+    lower case), as `_is_traditional` counts them from an aligned folded text; 0 when not aligned."""
+    pairs = [f[: len(h)] if ok else h for h, f, ok in zip(heads, folded, aligned)]
+    a, b = _codes(heads), _codes(pairs)
+    differ = np.flatnonzero(a != b)
+    if not len(differ):
+        return [0] * len(heads)
+    # What NFKC + lower case alone make of each differing character, as one code point (-1
+    # when it becomes several, which can never equal the one folded character).
+    unique = np.unique(a[differ])
+    alone = np.array([ord(x) if len(x := _fold_no_t2s(chr(c))) == 1 else -1 for c in unique.tolist()], dtype=np.int64)
+    by_t2s = alone[np.searchsorted(unique, a[differ])] != b[differ]
+    lengths = np.fromiter(map(len, heads), dtype=np.int64, count=len(heads))
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    rows = np.searchsorted(starts, differ[by_t2s], side="right") - 1
+    return np.bincount(rows, minlength=len(heads)).tolist()
 
 
 def _is_traditional(text: str, han: int, folded: str | None) -> bool:
@@ -69,6 +142,7 @@ def _is_traditional(text: str, han: int, folded: str | None) -> bool:
     return changed >= 2 and changed / han >= _TRADITIONAL_SHARE
 
 
+@lru_cache(maxsize=8192)
 def _fold_no_t2s(ch: str) -> str:
     return unicodedata.normalize("NFKC", ch).lower()
 

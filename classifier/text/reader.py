@@ -25,6 +25,11 @@ from typing import IO, Any
 
 from ..errors import DecodeError, InputError
 
+try:  # a core dependency; the standard library's parser is the reference either way
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None  # type: ignore[assignment]
+
 __all__ = [
     "Document",
     "RecordError",
@@ -38,6 +43,9 @@ __all__ = [
     "read_stream_bytes",
     "iter_jsonl",
     "json_lines",
+    "bounded_lines",
+    "parse_json_line",
+    "paragraph_record",
     "doc_id_for",
 ]
 
@@ -416,50 +424,93 @@ def json_lines(
     first line is fine), at most 1 MB per line (read bounded, never whole), standard JSON only
     (no NaN/Infinity), no unpaired surrogates, no nesting deep enough to exhaust the parser.
     """
-    if isinstance(stream, (str, Path)):
-        name = source or str(stream)
-        try:
-            handle: IO[bytes] = open(stream, "rb")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise InputError(f"{name}: cannot read the file ({exc.strerror}); check the path") from None
-        close = True
-    else:
-        name = source or getattr(stream, "name", "<stdin>")
-        handle, close = stream, False
+    name, handle, close = _open_lines(stream, source)
     try:
-        for number, raw in enumerate(_bounded_lines(handle, _MAX_JSONL_LINE), start=1):
-            if raw is None:
-                yield RecordError(name, number, f"line is over {_MAX_JSONL_LINE // 1024} KB; split the paragraph")
-                continue
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                yield RecordError(name, number, f"line is not UTF-8 (byte {exc.start + 1}); re-save the file as UTF-8")
-                continue
-            try:
-                value = json.loads(line, parse_constant=_no_constants)
-            except json.JSONDecodeError as exc:
-                yield RecordError(name, number, f"invalid JSON ({exc.msg}, column {exc.colno}); fix or delete the line")
-                continue
-            except RecursionError:
-                yield RecordError(name, number, "JSON nested too deeply; flatten the record")
-                continue
-            except ValueError as exc:
-                yield RecordError(name, number, f"invalid JSON ({exc}); write null or a number instead")
-                continue
-            if _SURROGATE_ESCAPE.search(raw):
-                try:
-                    json.dumps(value, ensure_ascii=False).encode("utf-8")
-                except UnicodeEncodeError:
-                    yield RecordError(name, number, "contains an unpaired surrogate escape (like \\ud800); "
-                                                    "fix the text's encoding")
-                    continue
-            yield number, value
+        for number, raw in enumerate(bounded_lines(handle), start=1):
+            entry = parse_json_line(raw, number, name)
+            if entry is not None:
+                yield entry
     finally:
         if close:
             handle.close()
+
+
+def _open_lines(stream: IO[bytes] | str | Path, source: str | None) -> tuple[str, IO[bytes], bool]:
+    if isinstance(stream, (str, Path)):
+        name = source or str(stream)
+        try:
+            return name, open(stream, "rb"), True  # noqa: SIM115 - the caller closes it
+        except OSError as exc:
+            raise InputError(f"{name}: cannot read the file ({exc.strerror}); check the path") from None
+    return source or getattr(stream, "name", "<stdin>"), stream, False
+
+
+def bounded_lines(handle: IO[bytes]) -> Iterator[bytes | None]:
+    """The raw lines of a JSONL stream, each at most 1 MB (None for a longer one, skipped unread)."""
+    return _bounded_lines(handle, _MAX_JSONL_LINE)
+
+
+def _plain_record(value: Any) -> bool:
+    """A JSON object whose values orjson and json read alike: strings, 64-bit ints, booleans, null."""
+    return isinstance(value, dict) and all(type(v) in _PLAIN for v in value.values())
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def parse_json_line(raw: bytes | None, number: int, name: str) -> tuple[int, Any] | RecordError | None:
+    """One raw line of a JSONL file (from `bounded_lines`): None when blank, else `(number, value)`
+    or a `RecordError`.
+
+    Plain records (see `_plain_record`) without a \\u escape are parsed by orjson when it is
+    installed; anything else — an escape that may be an unpaired surrogate, a float, a number
+    beyond 64 bits, nesting, a BOM, broken UTF-8 or JSON — goes through the standard library's
+    parser, whose value and message are the reference.
+    """
+    if raw is None:
+        return RecordError(name, number, f"line is over {_MAX_JSONL_LINE // 1024} KB; split the paragraph")
+    if not raw.strip():
+        return None
+    if _orjson is not None and b"\\u" not in raw:
+        try:
+            value = _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass
+        else:
+            if _plain_record(value):
+                return number, value
+    try:
+        line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        return RecordError(name, number, f"line is not UTF-8 (byte {exc.start + 1}); re-save the file as UTF-8")
+    try:
+        value = json.loads(line, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        return RecordError(name, number, f"invalid JSON ({exc.msg}, column {exc.colno}); fix or delete the line")
+    except RecursionError:
+        return RecordError(name, number, "JSON nested too deeply; flatten the record")
+    except ValueError as exc:
+        return RecordError(name, number, f"invalid JSON ({exc}); write null or a number instead")
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return RecordError(name, number, "contains an unpaired surrogate escape (like \\ud800); "
+                                             "fix the text's encoding")
+    return number, value
+
+
+def paragraph_record(entry: tuple[int, Any] | RecordError, name: str) -> tuple[int, dict[str, Any]] | RecordError:
+    """A parsed line as a paragraph record: a JSON object with a non-empty string `text`."""
+    if isinstance(entry, RecordError):
+        return entry
+    number, record = entry
+    if not isinstance(record, dict):
+        return RecordError(name, number, f"expected a JSON object with a 'text' field, found {type(record).__name__}")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return RecordError(name, number, "missing or empty 'text' field; every line needs the paragraph text")
+    return number, record
 
 
 def iter_jsonl(
@@ -472,15 +523,4 @@ def iter_jsonl(
     """
     name = source or (str(stream) if isinstance(stream, (str, Path)) else getattr(stream, "name", "<stdin>"))
     for entry in json_lines(stream, source=source):
-        if isinstance(entry, RecordError):
-            yield entry
-            continue
-        number, record = entry
-        if not isinstance(record, dict):
-            yield RecordError(name, number, f"expected a JSON object with a 'text' field, found {type(record).__name__}")
-            continue
-        text = record.get("text")
-        if not isinstance(text, str) or not text.strip():
-            yield RecordError(name, number, "missing or empty 'text' field; every line needs the paragraph text")
-            continue
-        yield number, record
+        yield paragraph_record(entry, name)

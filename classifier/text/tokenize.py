@@ -93,12 +93,22 @@ _WORD_TOKEN = re.compile(
     f"|(?<!{_ALNUM}'){_LETTER}{_ALNUM}*(?:-{_LETTER}{_ALNUM}*|'(?!s\\b){_LETTER}{_ALNUM}*)*"
     ")"
 )
+# The same tokens for pure-ASCII text, where [^\W_] is [0-9A-Za-z]: written to start with a
+# character class, which lets the regex engine skip non-word text without trying each position
+# (a third faster on English paragraphs; a test checks the two agree on random ASCII text).
+_ASCII_WORD_TOKEN = re.compile(
+    r"[0-9A-Za-z](?:"
+    r"(?<=[0-9])[0-9]*(?:[.,][0-9]+)*%?"  # a number
+    r"|(?<=[A-Za-z])(?<![0-9A-Za-z]'[A-Za-z])[0-9A-Za-z]*(?:-[A-Za-z][0-9A-Za-z]*|'(?!s\b)[A-Za-z][0-9A-Za-z]*)*"
+    r")"
+)
 _YEAR = re.compile(r"(?:19|20)[0-9][0-9]")
 _DIGIT = re.compile(r"[0-9]")
 
 
 def _number(token: str) -> str:
-    return "<year>" if _YEAR.fullmatch(token) else "<num>"
+    # = _YEAR.fullmatch(token), for a token of [0-9.,%] (a number token or an all-digit span)
+    return "<year>" if len(token) == 4 and token[:2] in ("19", "20") and token[2:].isdigit() else "<num>"
 
 
 def _stem_plurals(tokens: list[str]) -> list[str]:
@@ -121,7 +131,7 @@ def _word_tokens(text: str, stem: bool) -> list[str]:
     """Tokens of normalised text with no Han run: words, masked numbers, rare ideographs."""
     if "’" in text:
         text = text.replace("’", "'")
-    tokens = _WORD_TOKEN.findall(text)
+    tokens = (_ASCII_WORD_TOKEN if text.isascii() else _WORD_TOKEN).findall(text)
     if _DIGIT.search(text):  # a token starting with a character <= "9" is a number
         tokens = [t if t[0] > "9" else _number(t) for t in tokens]
     return _stem_plurals(tokens) if stem else tokens

@@ -67,6 +67,7 @@ def test_an_interrupted_classify_leaves_the_old_output_and_no_litter(env: dict[s
         raise KeyboardInterrupt
 
     monkeypatch.setattr(classify.RecordWriter, "write_batch", boom)
+    monkeypatch.setattr(classify.RecordWriter, "write_rendered", boom)  # the batch path's writes
     CliRunner().invoke(cli, ["classify", str(path), "-o", str(out)], env=env)
     assert out.read_text(encoding="utf-8") == "previous results\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "p.jsonl"]

@@ -243,3 +243,16 @@ def test_module_level_tokenize_uses_the_codebook_terms() -> None:
     assert tokenize("国家移民管理局 NIA") == ["国家", "移民", "管理局", "nia"]
     if "獴猎" in terms:
         assert tokenize("开展“獴猎”行动") == ["开展", "獴猎", "行动"]
+
+
+def test_the_ascii_token_pattern_is_the_unicode_one_on_ascii_text() -> None:
+    """`_word_tokens` uses a faster pattern on pure-ASCII text; it must find the same tokens."""
+    import random
+
+    from classifier.text.tokenize import _ASCII_WORD_TOKEN, _WORD_TOKEN
+
+    rng = random.Random(5)
+    alphabet = "abS's'-.,0123 %x_Z\t!?()"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 16)))
+        assert _ASCII_WORD_TOKEN.findall(text) == _WORD_TOKEN.findall(text), text

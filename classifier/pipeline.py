@@ -1,0 +1,267 @@
+"""The batch pipeline of `pmc classify`: input chunks in, rendered output bytes out.
+
+`iter_chunks()` cuts the inputs into `Chunk`s of a few thousand paragraphs: the raw lines of a
+JSONL file or of stdin (not parsed: that is the batch's work), or the paragraphs of documents,
+which are read and segmented where the chunks are made. A file that cannot be read becomes a
+chunk holding only its message, so messages stay in input order whoever processes the chunks.
+
+`classify_chunk()` is the one batch function: it parses the lines (`text.reader`, orjson),
+builds the paragraphs (`classify.paragraph_from_record`), folds them once for the whole batch
+(`normalize.fold_many`), detects missing languages for the batch (`language.detect_languages`),
+scores them (`scoring.batch.BatchScorer`) and renders the records (`classify.RecordWriter`'s
+formats) into bytes, with the bad lines' messages beside them. Its output is the reference
+per-paragraph path's (`classify.score_paragraphs`), record for record.
+
+`run_chunks()` runs it in this process or in `jobs` worker processes: a worker loads the model
+once (arrays and JSON, no pickle), receives raw chunks and sends back bytes, and the results
+come back in input order with at most a few chunks in flight per worker, so memory stays flat
+and the parent does little but read and write. `classifier.cluster` runs the same function on
+Dask.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from .classify import record_fields, render_records
+from .errors import InputError
+from .scoring.batch import BatchScorer
+from .text.language import detect_languages
+from .text.normalize import fold_many
+from .text.paragraph import Paragraph
+from .text.reader import RecordError, bounded_lines, paragraph_record, parse_json_line
+
+__all__ = ["CHUNK_SIZE", "Chunk", "Rendered", "Classifier", "iter_chunks", "classify_chunk", "run_chunks",
+           "lines_chunks"]
+
+CHUNK_SIZE = 2048  # paragraphs (or JSONL lines) per batch
+
+ErrorSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One batch of input: raw JSONL lines of one source, or paragraphs of documents.
+
+    `source` names the lines in messages (`file:line`); `record_source` is what a record
+    without `doc` takes its document name from (``Path(record_source).stem``) and what its own
+    messages name; `first_line` is the number of the first line. `messages` are problems found
+    while making the chunk (a file that cannot be read), reported when the chunk is.
+    """
+
+    source: str = ""
+    record_source: str = ""
+    first_line: int = 1
+    lines: tuple[bytes | None, ...] = ()
+    paragraphs: tuple[Paragraph, ...] = ()
+    messages: tuple[str, ...] = ()
+
+
+@dataclass
+class Rendered:
+    """A processed chunk: its records rendered in the output format, and what was skipped."""
+
+    data: bytes
+    count: int
+    errors: list[str] = field(default_factory=list)
+
+
+# -- making chunks ----------------------------------------------------------------------
+def lines_chunks(handle: Any, *, source: str, record_source: str, size: int | None = None,
+                 first_line: int = 1) -> Iterator[Chunk]:
+    """Chunks of the raw lines of a JSONL byte stream (each line bounded to 1 MB), numbered
+    from `first_line`; `size` lines each (default `CHUNK_SIZE`)."""
+    size = size or CHUNK_SIZE
+    lines = bounded_lines(handle)
+    first = first_line
+    while batch := tuple(islice(lines, size)):
+        yield Chunk(source=source, record_source=record_source, first_line=first, lines=batch)
+        first += len(batch)
+
+
+def iter_chunks(inputs: Iterable[str | Path], *, on_warning: ErrorSink | None = None,
+                size: int | None = None) -> Iterator[Chunk]:
+    """The chunks of every input; `-` reads stdin (JSONL if it starts with `{`, else a document).
+
+    Mirrors `classify.iter_paragraphs`: JSONL files by their `.jsonl` suffix, anything else as a
+    document; a document's warnings go to `on_warning` when it is read.
+    """
+    from .text.reader import read_document
+
+    size = size or CHUNK_SIZE
+    for item in inputs:
+        name = str(item)
+        if name == "-":
+            yield from _stdin_chunks(on_warning, size)
+            continue
+        if name.lower().endswith(".jsonl"):
+            try:
+                handle = open(name, "rb")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                yield Chunk(messages=(f"{name}: cannot read the file ({exc.strerror}); check the path",))
+                continue
+            with handle:
+                yield from lines_chunks(handle, source=name, record_source=name, size=size)
+            continue
+        try:
+            document = read_document(name)
+        except InputError as exc:
+            yield Chunk(messages=(str(exc),))
+            continue
+        for warning in document.warnings:
+            if on_warning is not None:
+                on_warning(warning)
+        yield from _paragraph_chunks(_segment(document), size)
+
+
+def _segment(document: Any) -> Iterator[Paragraph]:
+    from .text.segmenter import segment
+
+    return segment(document)
+
+
+def _paragraph_chunks(paragraphs: Iterable[Paragraph], size: int) -> Iterator[Chunk]:
+    iterator = iter(paragraphs)
+    while batch := tuple(islice(iterator, size)):
+        yield Chunk(paragraphs=batch)
+
+
+def _stdin_chunks(on_warning: ErrorSink | None, size: int) -> Iterator[Chunk]:
+    stream = sys.stdin.buffer
+    if not hasattr(stream, "peek"):  # e.g. an in-memory stdin: buffer it to look ahead
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    head = stream.peek(64)[:64]
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        yield from lines_chunks(stream, source="<stdin>", record_source="stdin", size=size)
+        return
+    from .text.reader import read_document_bytes, read_stream_bytes
+
+    try:
+        document = read_document_bytes(read_stream_bytes(stream, name="stdin"), name="stdin.txt")
+    except InputError as exc:
+        yield Chunk(messages=(str(exc),))
+        return
+    for warning in document.warnings:
+        if on_warning is not None:
+            on_warning(warning)
+    yield from _paragraph_chunks(_segment(document), size)
+
+
+# -- the batch function -------------------------------------------------------------------
+class Classifier:
+    """What a process needs to classify chunks: the batch scorer, the labels and the output form."""
+
+    def __init__(self, model: Any, labels: tuple[str, ...], *, fmt: str = "jsonl",
+                 threshold_scale: float = 1.0) -> None:
+        self.scorer = BatchScorer(model)
+        self.labels = labels
+        self.fmt = fmt
+        self.threshold_scale = threshold_scale
+
+    def warm(self) -> None:
+        """Build what the first batch would build (jieba-rs dictionary, OpenCC, the concept
+        automaton), e.g. before forking workers, which then share it."""
+        self.scorer.probabilities(fold_many(["口岸边检 border patrol 邊境"]))
+
+    @classmethod
+    def load(cls, model: str | Path | None, *, registry: str | Path | None = None, fmt: str = "jsonl",
+             threshold_scale: float = 1.0) -> Classifier:
+        """The registry's model (SHA-256 checked, no pickle), ready to classify chunks."""
+        from .scoring.registry import load_serving
+
+        saved = load_serving(model, registry=registry)
+        return cls(saved.model, tuple(saved.card["labels"]), fmt=fmt, threshold_scale=threshold_scale)
+
+
+def classify_chunk(chunk: Chunk, classifier: Classifier) -> Rendered:
+    """One chunk classified: its records rendered in the output format, bad lines reported."""
+    errors = list(chunk.messages)
+    fields = [(p.id, p.doc, p.index, p.text, p.lang, p.extra) for p in chunk.paragraphs]
+    if chunk.lines:
+        source, record_source = chunk.source, chunk.record_source
+        default_doc = Path(record_source).stem
+        for number, raw in enumerate(chunk.lines, start=chunk.first_line):
+            entry = parse_json_line(raw, number, source)
+            if entry is None:
+                continue
+            entry = paragraph_record(entry, source)
+            if isinstance(entry, RecordError):
+                errors.append(str(entry))
+                continue
+            try:
+                fields.append(record_fields(entry[1], source=record_source, line=number, default_doc=default_doc))
+            except InputError as exc:
+                errors.append(str(exc))
+    records = score_batch(fields, classifier)
+    return Rendered(render_records(records, classifier.fmt, classifier.labels), len(records), errors)
+
+
+def score_batch(fields: list[tuple[str, str, int, str, str, dict[str, Any]]],
+                classifier: Classifier) -> list[dict[str, Any]]:
+    """`classify.score_paragraphs` for a whole batch at once (same records, same order); one
+    paragraph is (id, doc, index, text, lang or "", extra), as `classify.record_fields` gives."""
+    if not fields:
+        return []
+    texts = [f[3] for f in fields]
+    folded = fold_many(texts)
+    missing = [i for i, f in enumerate(fields) if not f[4]]
+    detected = dict(zip(missing, detect_languages([texts[i] for i in missing], [folded[i] for i in missing])))
+    probabilities = classifier.scorer.probabilities(folded)
+    decisions = classifier.scorer.decide(probabilities, threshold_scale=classifier.threshold_scale).tolist()
+    labels = classifier.labels
+    records = []
+    for i, ((pid, doc, index, text, lang, extra), probs, chosen) in enumerate(
+            zip(fields, probabilities.tolist(), decisions)):
+        record = {
+            "id": pid, "doc": doc, "index": index, "lang": lang or detected[i], "text": text,
+            "labels": [label for label, on in zip(labels, chosen) if on],
+            "scores": {label: round(p, 4) for label, p in zip(labels, probs)},
+        }
+        for key, value in extra.items():
+            record.setdefault(key, value)
+        records.append(record)
+    return records
+
+
+# -- running it ---------------------------------------------------------------------------
+_WORKER: dict[str, Classifier] = {}
+
+
+def _worker_init(model_dir: str, fmt: str, threshold_scale: float) -> None:
+    if "classifier" not in _WORKER:  # a forked worker has the parent's already
+        _WORKER["classifier"] = Classifier.load(model_dir, fmt=fmt, threshold_scale=threshold_scale)
+
+
+def _worker_chunk(chunk: Chunk) -> Rendered:
+    return classify_chunk(chunk, _WORKER["classifier"])
+
+
+def run_chunks(chunks: Iterable[Chunk], classifier: Classifier, *, jobs: int = 1,
+               model_dir: Path | None = None) -> Iterator[Rendered]:
+    """Classified chunks in input order; `jobs > 1` classifies them in worker processes that
+    load the model from `model_dir` (the registry version folder) once each."""
+    if jobs <= 1 or model_dir is None:
+        for chunk in chunks:
+            yield classify_chunk(chunk, classifier)
+        return
+    import multiprocessing as mp
+
+    context = mp.get_context("fork" if sys.platform != "win32" else "spawn")
+    if context.get_start_method() == "fork":
+        classifier.warm()
+    _WORKER["classifier"] = classifier  # inherited by forked workers: no second load
+    try:
+        pool = context.Pool(jobs, initializer=_worker_init,
+                            initargs=(str(model_dir), classifier.fmt, classifier.threshold_scale))
+    finally:
+        _WORKER.pop("classifier", None)
+    with pool:
+        # imap keeps order; the pipe to the workers holds about one chunk, so the input is read
+        # only as fast as the workers take it and memory stays flat.
+        yield from pool.imap(_worker_chunk, chunks, chunksize=1)

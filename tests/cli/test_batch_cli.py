@@ -1,0 +1,135 @@
+"""`pmc classify` on the batch path gives the per-paragraph path's records; --jobs and --engine
+dask give the same bytes as one process, bad lines still reported as file:line with exit 10."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from classifier import cluster, pipeline
+from classifier.classify import classify_stream, iter_paragraphs
+from classifier.cli import cli
+from classifier.scoring.registry import install_shipped, load_serving
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("batch")
+    install_shipped(ROOT / "models" / "shipped", registry=home / "models")
+    return {"PMC_DATA_DIR": str(home), "PMC_MODELS_DIR": str(home / "models")}
+
+
+def _corpus(folder: Path) -> Path:
+    """Records of every shape: ids and docs given or not, lang given or not, extras of every JSON
+    type, indices, Traditional/full-width/mixed text, blank and bad lines between them."""
+    texts = ["边检站加强口岸查缉，严防偷渡人员闯关出境。", "邊檢站加強口岸查緝，嚴防偷渡人員闖關出境。",
+             "Border police patrolled the ports of entry.", "ＰＯＲＴ　ＯＦ　ＥＮＴＲＹ 口岸 1,461 人次 🚓",
+             "cafe\u0301 smuggling ring 走私团伙 2024年", "国（边）境 妨害国(边)境管理"]
+    lines = []
+    for i in range(60):
+        record: dict = {"text": texts[i % len(texts)] + f" #{i}"}
+        if i % 2:
+            record["id"] = f"p{i}"
+        if i % 3 == 0:
+            record["doc"] = f"d{i % 4}"
+        if i % 5 == 0:
+            record["lang"] = "zh"
+        if i % 7 == 0:
+            record["index"] = i * 10
+        if i % 4 == 1:
+            record.update(score=1.5, tags=["a", {"b": None}], big=10**30, ok=True, note="“quoted”")
+        lines.append(json.dumps(record, ensure_ascii=False))
+        if i == 10:
+            lines += ["", "{broken", '{"text": ""}', '[1, 2]', '{"text": "x", "index": -1}']
+        if i == 40:
+            lines += ['{"text": "\\ud800 lone"}', '{"text": "NaN", "v": NaN}']
+    path = folder / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _invoke(env: dict[str, str], *args: str, stdin: bytes | None = None):
+    return CliRunner().invoke(cli, ["classify", *args], env=env, input=stdin, catch_exceptions=False)
+
+
+def _reference(env: dict[str, str], inputs: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict], list[str]]:
+    """Records and messages of the per-paragraph path (`classify.classify_stream`)."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    saved = load_serving(None)
+    errors: list[str] = []
+    records = [r for batch in classify_stream(iter_paragraphs(inputs, on_error=errors.append), model=saved.model,
+                                              labels=saved.labels, batch_size=7) for r in batch]
+    return json.loads(json.dumps(records)), errors
+
+
+def test_the_batch_path_gives_the_per_paragraph_records(env: dict[str, str], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = _corpus(tmp_path)
+    document = tmp_path / "report.txt"
+    document.write_text("标题\n\n边检站加强口岸查缉。\n\nPatrols at the border line.\n", encoding="utf-8")
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 9)  # many chunks, records cut anywhere
+    result = _invoke(env, str(corpus), str(document), "-o", str(tmp_path / "out.jsonl"))
+    reference, errors = _reference(env, [str(corpus), str(document)], monkeypatch)
+    assert result.exit_code == 10
+    assert result.stderr.splitlines() == [*[f"skipped: {e}" for e in errors],
+                                          f"{len(errors)} input(s) skipped; {len(reference)} paragraphs written"]
+    assert [e.split(": ")[0] for e in errors] == [f"{corpus}:{n}" for n in (13, 14, 15, 16, 47, 48)]
+    written = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert written == reference
+
+
+def test_stdin_csv_and_threshold_scale_match_the_reference(env: dict[str, str], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = _corpus(tmp_path)
+    piped = _invoke(env, "-", "--threshold-scale", "0.5", stdin=corpus.read_bytes())
+    from_file = _invoke(env, str(corpus), "--threshold-scale", "0.5")
+    assert piped.exit_code == from_file.exit_code == 10
+    assert "skipped: <stdin>:13: invalid JSON" in piped.stderr
+    lines = [json.loads(x) for x in piped.stdout.splitlines()]
+    assert [(r["id"], r["labels"]) for r in lines] == [(r["id"], r["labels"]) for r in map(json.loads, from_file.stdout.splitlines())]
+    assert {r["doc"] for r in lines if "doc" not in r or r["doc"].startswith("std")} <= {"stdin"}
+    csv_one = _invoke(env, str(corpus), "--format", "csv")
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 5)
+    csv_many = _invoke(env, str(corpus), "--format", "csv")
+    assert csv_one.stdout == csv_many.stdout and csv_one.stdout.startswith("id,doc,index,lang,labels,score_")
+
+
+def test_jobs_give_the_same_bytes(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = _corpus(tmp_path)
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 11)
+    one = _invoke(env, str(corpus), "-o", str(tmp_path / "one.jsonl"))
+    two = _invoke(env, str(corpus), "-o", str(tmp_path / "two.jsonl"), "--jobs", "2")
+    assert one.exit_code == two.exit_code == 10 and one.stderr == two.stderr
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+
+
+def test_line_ranges_cut_whole_lines(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"a\n" * 5 + b"bb\n\n" + b"c")
+    assert list(cluster._line_ranges(str(path), 3)) == [(0, 6, 1), (6, 13, 4), (13, 15, 7)]
+    assert list(cluster._line_ranges(str(path), 100)) == [(0, 15, 1)]
+
+
+@pytest.mark.slow
+def test_dask_engine_on_a_local_cluster_gives_the_local_bytes(env: dict[str, str], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("distributed")
+    corpus = _corpus(tmp_path)
+    document = tmp_path / "report.txt"
+    document.write_text("边检站加强口岸查缉。\n\nPatrols at the border line.\n", encoding="utf-8")
+    monkeypatch.setattr(cluster, "PARTITION_LINES", 13)  # several partitions, bad lines in two of them
+    local = _invoke(env, str(corpus), str(document), "-o", str(tmp_path / "local.jsonl"))
+    on_dask = _invoke(env, str(corpus), str(document), "-o", str(tmp_path / "dask.jsonl"), "--engine", "dask",
+                      "--jobs", "2")
+    assert on_dask.exit_code == local.exit_code == 10
+    assert on_dask.stderr == local.stderr
+    assert (tmp_path / "dask.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dask.jsonl", "local.jsonl", "mixed.jsonl", "report.txt"]
+    to_stdout = _invoke(env, str(corpus), "--engine", "dask", "--jobs", "2", "--format", "tsv")
+    assert to_stdout.stdout == _invoke(env, str(corpus), "--format", "tsv").stdout
