@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path", "store_key", "fsync_directory", "sweep_stale",
+__all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path", "store_key", "is_store_url", "fsync_directory", "sweep_stale",
            "STALE_SECONDS"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -29,15 +29,23 @@ def default_db_path() -> Path | str:
     """The annotation store: `PMC_DB` (an SQLite path, or a `postgresql://` URL kept as a string),
     else `<data>/pmc.sqlite`."""
     value = os.environ.get("PMC_DB")
-    if value and value.split("://", 1)[0].lower().startswith("postgres") and "://" in value:
+    if value and is_store_url(value):
         return value
     return Path(value or data_dir() / "pmc.sqlite")
 
 
+STORE_URL_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+
+def is_store_url(target: object) -> bool:
+    """True when a `--db` value names a PostgreSQL server (a URL) rather than an SQLite file."""
+    return isinstance(target, str) and "://" in target and target.split("://", 1)[0].lower() in STORE_URL_SCHEMES
+
+
 def store_key(db: str | Path) -> str:
     """One spelling of a store for caches and locks: a URL as given, a path resolved."""
-    if isinstance(db, str) and "://" in db:
-        return db
+    if is_store_url(db):
+        return str(db)
     return str(Path(db).resolve())
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ..store.postgres import is_url
+from ..paths import is_store_url as is_url
 
 __all__ = ["STORE", "actor"]
 

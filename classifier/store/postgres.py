@@ -20,18 +20,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import StoreError
+from ..paths import is_store_url as is_url
 from .schema import SCHEMA_VERSION
 
 __all__ = ["is_url", "redact", "connect", "PgConnection", "create_schema", "grant_app_role", "store_error", "init_database", "migrate_postgres",
-           "is_retryable", "read_version", "SCHEMES"]
+           "is_retryable", "read_version", "is_url"]
 
-SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _META = "pmc_store"  # key/value table: application marker and schema version (SQLite's PRAGMAs)
-
-
-def is_url(target: object) -> bool:
-    """True when `target` (a `--db` value) names a PostgreSQL server rather than an SQLite file."""
-    return isinstance(target, str) and target.split("://", 1)[0].lower() in SCHEMES and "://" in target
 
 
 def redact(url: str) -> str:
