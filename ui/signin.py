@@ -112,6 +112,7 @@ def allowed_pages(user: User, pages: tuple[tuple[str, str, str], ...]) -> list[t
 def sidebar(user: User) -> None:
     """Who is signed in, their role, and how to sign out."""
     role = user.role if user.registered else "single machine"
-    st.markdown(f"**Signed in:** {c.md(user.name)} · {role}")
+    # As HTML, escaped: Markdown would turn an e-mail address into a mailto link.
+    st.html(f"<div class=\"pmc-signed-in\"><b>Signed in:</b> {c.esc(user.name)} · {c.esc(role)}</div>")
     if auth_config().mode != "header":  # behind a proxy, signing out is the proxy's business
         st.button("Sign out", on_click=sign_out, key="sign_out")

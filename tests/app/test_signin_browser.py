@@ -217,7 +217,7 @@ def _nav(page) -> list[str]:
 
 def _signed_in(page) -> str:
     """The sidebar's "Signed in: NAME · ROLE" line."""
-    line = page.locator('[data-testid="stSidebar"] [data-testid="stMarkdownContainer"]').filter(has_text="Signed in:")
+    line = page.locator('[data-testid="stSidebar"] .pmc-signed-in')
     return " ".join(line.first.inner_text().split())
 
 
