@@ -4,6 +4,8 @@ dask give the same bytes as one process, bad lines still reported as file:line w
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,9 @@ def test_dask_engine_on_a_local_cluster_gives_the_local_bytes(env: dict[str, str
     document = tmp_path / "report.txt"
     document.write_text("边检站加强口岸查缉。\n\nPatrols at the border line.\n", encoding="utf-8")
     monkeypatch.setattr(cluster, "PARTITION_LINES", 13)  # several partitions, bad lines in two of them
+    # Dask's workers are spawned processes, which re-import the parent's __main__ by its file: after
+    # an AppTest in this process that is app.py. The real `pmc` console script has no such file.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     local = _invoke(env, str(corpus), str(document), "-o", str(tmp_path / "local.jsonl"))
     on_dask = _invoke(env, str(corpus), str(document), "-o", str(tmp_path / "dask.jsonl"), "--engine", "dask",
                       "--jobs", "2")
