@@ -90,6 +90,15 @@ def users_set_role_cmd(name: str, role: str, db: object) -> None:
     click.echo(f"{user.name} is now {user.role}")
 
 
+def _set_disabled(name: str, db: object, disabled: bool) -> None:
+    from ..store import open_store
+    from ..store.users import set_disabled
+
+    with open_store(db, create=False) as store:
+        user = set_disabled(store, name, disabled, by=actor())
+    click.echo(f"{user.name} is {'disabled' if disabled else 'enabled'}")
+
+
 @users_group.command("disable")
 @click.argument("name")
 @click.option("--db", type=STORE, default=None, help=_DB_HELP)
@@ -100,12 +109,7 @@ def users_disable_cmd(name: str, db: object) -> None:
     Example:
       pmc users disable former@example.org
     """
-    from ..store import open_store
-    from ..store.users import set_disabled
-
-    with open_store(db, create=False) as store:
-        user = set_disabled(store, name, True, by=actor())
-    click.echo(f"{user.name} is disabled")
+    _set_disabled(name, db, True)
 
 
 @users_group.command("enable")
@@ -118,12 +122,7 @@ def users_enable_cmd(name: str, db: object) -> None:
     Example:
       pmc users enable former@example.org
     """
-    from ..store import open_store
-    from ..store.users import set_disabled
-
-    with open_store(db, create=False) as store:
-        user = set_disabled(store, name, False, by=actor())
-    click.echo(f"{user.name} is enabled")
+    _set_disabled(name, db, False)
 
 
 @cli.group("db")
