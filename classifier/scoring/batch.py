@@ -23,11 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain, repeat
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from ..text.concepts import ConceptMatcher
+from ..text.scan import compiled
 from . import blocks as B
 from .decision import calibrated, decide
 from .featurize import concept_values, l2_normalize_values, sublinear_tfidf
@@ -71,17 +73,23 @@ def _tfidf(rows: np.ndarray, columns: np.ndarray, n: int, *, width: int, idf: np
 class _WordBlock:
     """Words (and any 1- or 2-gram block over a tokenizer): token codes for the whole batch."""
 
-    def __init__(self, block: Any) -> None:
+    def __init__(self, block: Any, native: ModuleType | None) -> None:
         self.block = block
         self.width = len(block.vocabulary)
         # Tokens hold no space, so only the grams without one can match a token: a dictionary a
         # fifth of the size, which the lookups of every token of the batch go through.
         self.vocabulary: dict[str, int] = {g: c for g, c in block.vocabulary.items() if " " not in g}
+        self.table = native.Vocabulary(list(self.vocabulary), list(self.vocabulary.values())) if native else None
         self.pair_keys, self.pair_columns = block._index.pair_arrays()
         self.bigrams = block.max_n == 2
 
     def features(self, folded: Sequence[str]) -> Features:
         tokens = [self.block._tokenize(text) for text in folded]
+        if self.table is not None:
+            rows_bytes, columns_bytes = self.table.word_grams(tokens, self.pair_keys, self.pair_columns, self.width,
+                                                              self.bigrams and len(self.pair_keys) > 0)
+            return _tfidf(np.frombuffer(rows_bytes, dtype=np.int32), np.frombuffer(columns_bytes, dtype=np.int32),
+                          len(folded), width=self.width, idf=self.block.idf, weight=self.block.weight)
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         flat = list(chain.from_iterable(tokens))
         codes = np.fromiter(map(self.vocabulary.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
@@ -103,9 +111,10 @@ class _WordBlock:
 class _HanCharBlock:
     """Han character uni- and bigrams, read off the batch's code points."""
 
-    def __init__(self, block: Any) -> None:
+    def __init__(self, block: Any, native: ModuleType | None) -> None:
         self.block = block
         self.width = len(block.vocabulary)
+        self.native = native
         grams, columns, lengths, codes = _han_grams(block)
         starts = np.cumsum(lengths) - lengths
         self.unigram = np.full(0x10000, -1, dtype=np.int64)
@@ -127,6 +136,10 @@ class _HanCharBlock:
         return bool(np.all((lengths >= 1) & (lengths <= 2)) and np.all(han))
 
     def features(self, folded: Sequence[str]) -> Features:
+        if self.native is not None:
+            rows_bytes, columns_bytes = self.native.han_grams(folded, self.unigram, self.bigram_keys, self.bigram_columns)
+            return _tfidf(np.frombuffer(rows_bytes, dtype=np.int32), np.frombuffer(columns_bytes, dtype=np.int32),
+                          len(folded), width=self.width, idf=self.block.idf, weight=self.block.weight)
         lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
         codes = np.frombuffer("\x00".join(folded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         rows = np.repeat(np.arange(len(folded), dtype=np.int32), lengths + 1)[: len(codes)]
@@ -191,13 +204,13 @@ class _ConceptBlock:
         return rows, columns, values
 
 
-def _plan(block: Any) -> Any:
+def _plan(block: Any, native: ModuleType | None) -> Any:
     if block.__class__.__name__ == "_ConceptBlock":
         return _ConceptBlock(block)
     if block.kind == B.CHARS and _HanCharBlock.fits(block):
-        return _HanCharBlock(block)
+        return _HanCharBlock(block, native)
     if block.max_n in (1, 2) and block.kind != B.CHARS:
-        return _WordBlock(block)
+        return _WordBlock(block, native)
     return _TextByTextBlock(block)
 
 
@@ -207,7 +220,8 @@ class BatchScorer:
     def __init__(self, model: ServingModel) -> None:
         self.model = model
         self.labels = model.labels
-        self._blocks = [_plan(block) for block in model.blocks]
+        self.native = compiled()  # the compiled inner loops, or None: the pure-Python ones
+        self._blocks = [_plan(block, self.native) for block in model.blocks]
         self._offsets = np.cumsum([0] + [block.width for block in model.blocks])[:-1]
         self._coef_by_label = np.ascontiguousarray(model.coef.T)  # one contiguous row per label: fast gathers
 
