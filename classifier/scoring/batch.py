@@ -82,14 +82,20 @@ class _WordBlock:
         self.table = native.Vocabulary(list(self.vocabulary), list(self.vocabulary.values())) if native else None
         self.pair_keys, self.pair_columns = block._index.pair_arrays()
         self.bigrams = block.max_n == 2
+        # The compiled table tokenises pure-ASCII text itself (the word tokens of
+        # `Tokenizer.tokens_folded`, looked up without making a string of each).
+        self.ascii_words = self.table is not None and block.kind == B.WORDS
 
     def features(self, folded: Sequence[str]) -> Features:
-        tokens = [self.block._tokenize(text) for text in folded]
+        tokenize = self.block._tokenize
         if self.table is not None:
-            rows_bytes, columns_bytes = self.table.word_grams(tokens, self.pair_keys, self.pair_columns, self.width,
-                                                              self.bigrams and len(self.pair_keys) > 0)
+            items = ([text if text.isascii() else tokenize(text) for text in folded] if self.ascii_words
+                     else [tokenize(text) for text in folded])
+            rows_bytes, columns_bytes = self.table.word_grams(items, self.pair_keys, self.pair_columns, self.width,
+                                                              self.bigrams, self.block.stem)
             return _tfidf(np.frombuffer(rows_bytes, dtype=np.int32), np.frombuffer(columns_bytes, dtype=np.int32),
                           len(folded), width=self.width, idf=self.block.idf, weight=self.block.weight)
+        tokens = [tokenize(text) for text in folded]
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         flat = list(chain.from_iterable(tokens))
         codes = np.fromiter(map(self.vocabulary.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))

@@ -7,10 +7,13 @@
  *   Vocabulary(keys, values)        a str -> int table that hashes the code points of a token
  *                                   in place (no Python hash of a fresh str per token)
  *     .get(key) -> int              the value, or -1
- *     .word_grams(token_lists, pair_keys, pair_columns, width, bigrams) -> (rows, columns)
+ *     .word_grams(items, pair_keys, pair_columns, width, bigrams, stem) -> (rows, columns)
  *                                   the known unigrams of every text and, when `bigrams`, the
  *                                   known pairs of neighbouring known tokens (sorted int64 codes
- *                                   first * width + second, searched by bisection)
+ *                                   first * width + second, searched by bisection); an item is
+ *                                   a text's token list, or a pure-ASCII text, which is
+ *                                   tokenised here exactly as tokenize._word_tokens does, its
+ *                                   tokens looked up without becoming Python strings
  *   Automaton(words)                an Aho-Corasick automaton over code points (value = the
  *                                   word's index), built like pyahocorasick's make_automaton
  *     .iter_long(text) -> (lasts, indices)
@@ -126,24 +129,18 @@ typedef struct {
     Py_ssize_t n;
 } Vocabulary;
 
-static uint64_t hash_str(PyObject *s, Py_ssize_t *len_out) {
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+static uint64_t hash_chars(int kind, const void *data, Py_ssize_t n) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         h ^= PyUnicode_READ(kind, data, i);
         h *= 0x100000001b3ULL;
     }
-    *len_out = n;
     return mix(h ^ (uint64_t)n);
 }
 
-static Py_ssize_t vocab_find(Vocabulary *v, PyObject *s) {
-    Py_ssize_t n;
-    uint64_t h = hash_str(s, &n);
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
+/* the entry of the key held in `data` (a PyUnicode kind), or -1 */
+static Py_ssize_t vocab_find_chars(Vocabulary *v, int kind, const void *data, Py_ssize_t n) {
+    uint64_t h = hash_chars(kind, data, n);
     for (uint64_t at = h & v->mask;; at = (at + 1) & v->mask) {
         int32_t slot = v->slots[at];
         if (!slot) return -1;
@@ -154,6 +151,22 @@ static Py_ssize_t vocab_find(Vocabulary *v, PyObject *s) {
         while (i < n && key[i] == PyUnicode_READ(kind, data, i)) i++;
         if (i == n) return e;
     }
+}
+
+static Py_ssize_t vocab_find(Vocabulary *v, PyObject *s) {
+    return vocab_find_chars(v, PyUnicode_KIND(s), PyUnicode_DATA(s), PyUnicode_GET_LENGTH(s));
+}
+
+/* the entry of token[:-3] + "y" (an ASCII token of at least four characters), or -1 */
+static Py_ssize_t vocab_find_ies(Vocabulary *v, const Py_UCS1 *token, Py_ssize_t length) {
+    Py_UCS1 small[64];
+    Py_UCS1 *key = length - 2 <= 64 ? small : malloc((size_t)(length - 2));
+    if (!key) return -1;
+    memcpy(key, token, (size_t)(length - 3));
+    key[length - 3] = 'y';
+    Py_ssize_t e = vocab_find_chars(v, PyUnicode_1BYTE_KIND, key, length - 2);
+    if (key != small) free(key);
+    return e;
 }
 
 static void vocab_dealloc(Vocabulary *v) {
@@ -196,10 +209,10 @@ static int vocab_init(Vocabulary *v, PyObject *args, PyObject *kwds) {
         if (value == -1 && PyErr_Occurred()) goto fail;
         Py_ssize_t found = vocab_find(v, k);
         if (found >= 0) { v->value[found] = value; continue; }  /* as a dict: the last wins */
-        Py_ssize_t len;
-        uint64_t h = hash_str(k, &len);
         int kind = PyUnicode_KIND(k);
         const void *data = PyUnicode_DATA(k);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(k);
+        uint64_t h = hash_chars(kind, data, len);
         Py_ssize_t e = v->n++;
         v->offset[e] = at;
         v->length[e] = (int32_t)len;
@@ -227,55 +240,136 @@ static PyObject *vocab_get(Vocabulary *v, PyObject *key) {
 
 static Py_ssize_t vocab_len(Vocabulary *v) { return v->n; }
 
-static PyObject *vocab_word_grams(Vocabulary *v, PyObject *args) {
-    PyObject *lists, *pair_obj, *column_obj;
-    long long width;
-    int bigrams;
-    if (!PyArg_ParseTuple(args, "OOOLp:word_grams", &lists, &pair_obj, &column_obj, &width, &bigrams)) return NULL;
-    if (!PyList_Check(lists)) { PyErr_SetString(PyExc_TypeError, "expected a list of token lists"); return NULL; }
-    Py_buffer pv, cv;
-    const int64_t *pairs, *columns;
-    Py_ssize_t n_pairs, n_columns;
-    if (get_i64(pair_obj, &pv, &pairs, &n_pairs) < 0) return NULL;
-    if (get_i64(column_obj, &cv, &columns, &n_columns) < 0) { PyBuffer_Release(&pv); return NULL; }
+/* The unigram and pair output of one token's code (see word_grams). */
+typedef struct {
     Out rows, cols;
-    Py_ssize_t n = PyList_GET_SIZE(lists), guess = 0;
-    for (Py_ssize_t r = 0; r < n; r++) {
-        PyObject *tokens = PyList_GET_ITEM(lists, r);
-        if (!PyList_Check(tokens)) {
-            PyErr_SetString(PyExc_TypeError, "expected a list of token lists");
-            PyBuffer_Release(&pv); PyBuffer_Release(&cv);
-            return NULL;
+    const int64_t *pairs, *pair_columns;
+    Py_ssize_t n_pairs;
+    int64_t width, previous;
+    int bigrams;
+} Grams;
+
+static inline int grams_add(Grams *g, int32_t row, int64_t code) {
+    if (code >= 0) {
+        if (out_i32(&g->rows, row) < 0 || out_i32(&g->cols, (int32_t)code) < 0) return -1;
+        if (g->bigrams && g->previous >= 0) {
+            Py_ssize_t at = bisect(g->pairs, g->n_pairs, g->previous * g->width + code);
+            if (at >= 0 && (out_i32(&g->rows, row) < 0 || out_i32(&g->cols, (int32_t)g->pair_columns[at]) < 0)) return -1;
         }
-        guess += PyList_GET_SIZE(tokens);
     }
-    if (out_init(&rows, guess * 2, 4) < 0) { PyBuffer_Release(&pv); PyBuffer_Release(&cv); return NULL; }
-    if (out_init(&cols, guess * 2, 4) < 0) { out_free(&rows); PyBuffer_Release(&pv); PyBuffer_Release(&cv); return NULL; }
+    g->previous = code;
+    return 0;
+}
+
+static inline int is_digit(Py_UCS1 c) { return c >= '0' && c <= '9'; }
+static inline int is_letter(Py_UCS1 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline int is_alnum(Py_UCS1 c) { return is_digit(c) || is_letter(c); }
+static inline int is_word(Py_UCS1 c) { return is_alnum(c) || c == '_'; }
+
+/* tokenize._word_tokens of a pure-ASCII text, each token's code added as it is found:
+ * tokenize._ASCII_WORD_TOKEN.findall, numbers masked by tokenize._number, and, when `stem`,
+ * tokenize._stem_plurals. */
+static int ascii_word_codes(Vocabulary *v, Grams *g, int32_t row, const Py_UCS1 *s, Py_ssize_t n, int stem) {
+    Py_UCS1 buffer[8];
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_UCS1 c = s[i];
+        if (!is_alnum(c)) { i++; continue; }
+        Py_ssize_t j = i + 1;
+        const Py_UCS1 *token = s + i;
+        Py_ssize_t length;
+        if (is_digit(c)) {  /* [0-9]+(?:[.,][0-9]+)*%? */
+            while (j < n && is_digit(s[j])) j++;
+            while (j + 1 < n && (s[j] == '.' || s[j] == ',') && is_digit(s[j + 1])) {
+                j += 2;
+                while (j < n && is_digit(s[j])) j++;
+            }
+            if (j < n && s[j] == '%') j++;
+            int year = j - i == 4 && s[i + 2] >= '0' && s[i + 2] <= '9' && s[i + 3] >= '0' && s[i + 3] <= '9'
+                       && ((s[i] == '1' && s[i + 1] == '9') || (s[i] == '2' && s[i + 1] == '0'));
+            memcpy(buffer, year ? "<year>" : "<num>", year ? 6 : 5);
+            token = buffer;
+            length = year ? 6 : 5;
+        } else {
+            /* (?<![0-9A-Za-z]'[A-Za-z]): a possessive's "s" starts no word */
+            if (i >= 2 && s[i - 1] == '\'' && is_alnum(s[i - 2])) { i++; continue; }
+            while (j < n && is_alnum(s[j])) j++;
+            for (;;) {  /* (?:-[A-Za-z][0-9A-Za-z]*|'(?!s\b)[A-Za-z][0-9A-Za-z]*)* */
+                if (j + 1 < n && s[j] == '-' && is_letter(s[j + 1])) {
+                } else if (j + 1 < n && s[j] == '\'' && is_letter(s[j + 1])
+                           && !(s[j + 1] == 's' && (j + 2 == n || !is_word(s[j + 2])))) {
+                } else {
+                    break;
+                }
+                j += 2;
+                while (j < n && is_alnum(s[j])) j++;
+            }
+            length = j - i;
+            if (stem && length >= 4 && token[length - 1] == 's' && token[length - 2] != 'u' && token[length - 2] != 's') {
+                if (token[length - 3] == 'i' && token[length - 2] == 'e' && token[length - 4] != 'a' && token[length - 4] != 'e') {
+                    /* -ies -> -y: the token without its last three characters, then "y" */
+                    Py_ssize_t at = vocab_find_ies(v, token, length);
+                    if (grams_add(g, row, at < 0 ? -1 : v->value[at]) < 0) return -1;
+                    i = j;
+                    continue;
+                }
+                length -= 1;
+            }
+        }
+        Py_ssize_t e = vocab_find_chars(v, PyUnicode_1BYTE_KIND, token, length);
+        if (grams_add(g, row, e < 0 ? -1 : v->value[e]) < 0) return -1;
+        i = j;
+    }
+    return 0;
+}
+
+static PyObject *vocab_word_grams(Vocabulary *v, PyObject *args) {
+    PyObject *items, *pair_obj, *column_obj;
+    long long width;
+    int bigrams, stem;
+    if (!PyArg_ParseTuple(args, "OOOLpp:word_grams", &items, &pair_obj, &column_obj, &width, &bigrams, &stem))
+        return NULL;
+    if (!PyList_Check(items)) { PyErr_SetString(PyExc_TypeError, "expected a list"); return NULL; }
+    Py_buffer pv, cv;
+    Grams g;
+    Py_ssize_t n_columns;
+    if (get_i64(pair_obj, &pv, &g.pairs, &g.n_pairs) < 0) return NULL;
+    if (get_i64(column_obj, &cv, &g.pair_columns, &n_columns) < 0) { PyBuffer_Release(&pv); return NULL; }
+    g.width = width;
+    g.bigrams = bigrams && g.n_pairs > 0;
+    Py_ssize_t n = PyList_GET_SIZE(items), guess = 0;
     for (Py_ssize_t r = 0; r < n; r++) {
-        PyObject *tokens = PyList_GET_ITEM(lists, r);
-        Py_ssize_t m = PyList_GET_SIZE(tokens);
-        int64_t previous = -1;
+        PyObject *item = PyList_GET_ITEM(items, r);
+        guess += PyList_Check(item) ? PyList_GET_SIZE(item) : PyUnicode_Check(item) ? PyUnicode_GET_LENGTH(item) / 6 : 0;
+    }
+    if (out_init(&g.rows, guess * 2, 4) < 0) { PyBuffer_Release(&pv); PyBuffer_Release(&cv); return NULL; }
+    if (out_init(&g.cols, guess * 2, 4) < 0) { out_free(&g.rows); PyBuffer_Release(&pv); PyBuffer_Release(&cv); return NULL; }
+    for (Py_ssize_t r = 0; r < n; r++) {
+        PyObject *item = PyList_GET_ITEM(items, r);
+        g.previous = -1;
+        if (PyUnicode_Check(item) && PyUnicode_IS_ASCII(item)) {
+            if (ascii_word_codes(v, &g, (int32_t)r, PyUnicode_1BYTE_DATA(item), PyUnicode_GET_LENGTH(item), stem) < 0)
+                goto fail;
+            continue;
+        }
+        if (!PyList_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "each item must be a list of tokens or a pure-ASCII str");
+            goto fail;
+        }
+        Py_ssize_t m = PyList_GET_SIZE(item);
         for (Py_ssize_t i = 0; i < m; i++) {
-            PyObject *token = PyList_GET_ITEM(tokens, i);
+            PyObject *token = PyList_GET_ITEM(item, i);
             if (!PyUnicode_Check(token)) { PyErr_SetString(PyExc_TypeError, "tokens must be str"); goto fail; }
             Py_ssize_t e = vocab_find(v, token);
-            int64_t code = e < 0 ? -1 : v->value[e];
-            if (code >= 0) {
-                if (out_i32(&rows, (int32_t)r) < 0 || out_i32(&cols, (int32_t)code) < 0) goto fail;
-                if (bigrams && previous >= 0 && n_pairs) {
-                    Py_ssize_t at = bisect(pairs, n_pairs, previous * width + code);
-                    if (at >= 0 && (out_i32(&rows, (int32_t)r) < 0 || out_i32(&cols, (int32_t)columns[at]) < 0)) goto fail;
-                }
-            }
-            previous = code;
+            if (grams_add(&g, (int32_t)r, e < 0 ? -1 : v->value[e]) < 0) goto fail;
         }
     }
     PyBuffer_Release(&pv);
     PyBuffer_Release(&cv);
-    return pair_of(&rows, &cols);
+    return pair_of(&g.rows, &g.cols);
 fail:
-    out_free(&rows);
-    out_free(&cols);
+    out_free(&g.rows);
+    out_free(&g.cols);
     PyBuffer_Release(&pv);
     PyBuffer_Release(&cv);
     return NULL;

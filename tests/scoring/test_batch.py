@@ -154,3 +154,38 @@ def test_the_fallback_runs_when_the_extension_is_absent(shipped: ServingModel, p
     folded = [fold(t) for t in texts]
     assert matcher.concept_ids_many(folded) == [matcher.concept_ids(f) for f in folded]
     assert np.array_equal(scorer.probabilities(fold_many(texts)), shipped.predict_proba_folded(folded))
+
+
+@pytest.mark.parametrize("stem", [True, False])
+def test_compiled_ascii_words_are_the_tokenizers(path: str, stem: bool) -> None:
+    """The compiled table tokenises pure-ASCII text itself: every token and every pair of
+    neighbours it finds is the reference tokenizer's (each token its own code here)."""
+    if path != "compiled":
+        pytest.skip("the compiled path only")
+    from classifier.text.tokenize import Tokenizer
+
+    rng = random.Random(5)
+    pieces = ["port", "ports", "policies", "series", "bus", "glass", "days", "plays", "ties", "pies", "ss", "us",
+              "don't", "nation's", "it's", "o'neil", "rock'n'roll", "x's_y", "'s", "s'", "anti-smuggling",
+              "-a", "a-", "a--b", "1,461", "3.5%", "2024", "1999", "2100", "19.5", "1,99", "200%", "1.2.3",
+              "12-abc", "3rd", "a1b2", "_", "__x", "'", "-", ".", ",", "%", " ", "\n", "\t", "A", "Z", "ABCs",
+              "x'", "'x", "a'b'c", "9'a", "s", "ies", "eies", "aies", "cies"]
+    texts = ["", " ", "a", "0", "nation's border", "The nation's 1,461 ports-of-entry don't close; it's 2024."]
+    for _ in range(3000):
+        texts.append("".join(rng.choice(pieces) + rng.choice(["", " ", "", "'", "-", ",", "."])
+                             for _ in range(rng.randrange(1, 12))))
+    tokenizer = Tokenizer(stem=stem)
+    tokens = [tokenizer.tokens_folded(t) for t in texts]
+    assert all(t.isascii() for t in texts)
+    known = sorted({t for ts in tokens for t in ts})
+    code = {t: i for i, t in enumerate(known)}
+    pairs = sorted({code[a] * len(known) + code[b] for ts in tokens for a, b in zip(ts, ts[1:])})
+    pair_keys = np.array(pairs, dtype=np.int64)
+    pair_columns = np.arange(len(pairs), dtype=np.int64) + len(known)
+    table = scan.compiled().Vocabulary(known, list(range(len(known))))
+    for text, expected in zip(texts, tokens):
+        from_text = table.word_grams([text], pair_keys, pair_columns, len(known), True, stem)
+        from_tokens = table.word_grams([expected], pair_keys, pair_columns, len(known), True, stem)
+        assert from_text == from_tokens, (text, expected)
+        got = np.frombuffer(from_text[1], dtype=np.int32)
+        assert [known[c] for c in got if c < len(known)] == expected, text
