@@ -244,7 +244,12 @@ class BatchScorer:
         columns = np.concatenate([p[1] + offset for p, offset in zip(parts, self._offsets)])
         values = np.concatenate([p[2] for p in parts])
         # bincount adds in array order: within a row, block order then column order, as in the
-        # stacked matrix.
+        # stacked matrix. The compiled loop adds in the same order.
+        if self.native is not None:
+            labels = len(self._coef_by_label)
+            sums = self.native.linear_scores(rows.astype(np.int64, copy=False), columns.astype(np.int64, copy=False),
+                                             values, self._coef_by_label, n, labels)
+            return np.frombuffer(sums, dtype=np.float64).reshape(n, labels) + self.model.intercept
         out = np.empty((n, len(self._coef_by_label)))
         for j, weights in enumerate(self._coef_by_label):
             out[:, j] = np.bincount(rows, weights=values * weights[columns], minlength=n)

@@ -21,6 +21,9 @@
  *   han_grams(texts, unigram, bigram_keys, bigram_columns) -> (rows, columns)
  *                                   Han character unigrams (a 0x10000 code point -> column
  *                                   table) and bigrams (sorted codes first << 16 | second)
+ *   linear_scores(rows, columns, values, coef_by_label, n, labels) -> scores
+ *                                   per row and label, value * weight summed from zero in
+ *                                   array order: numpy.bincount(rows, values * w[columns])
  *
  * Arrays go in as int64 buffers and come out as bytes of int32 (rows, columns, indices) or
  * int64 (positions), for numpy.frombuffer: no numpy headers are needed to build this.
@@ -639,9 +642,70 @@ static PyObject *han_grams(PyObject *self, PyObject *args) {
     return pair_of(&rows, &cols);
 }
 
+/* == Linear scores ========================================================================= */
+static int get_f64(PyObject *obj, Py_buffer *view, const double **data, Py_ssize_t *n) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return -1;
+    if (view->itemsize != 8 || !view->format || (strcmp(view->format, "d") && strcmp(view->format, "<d"))) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "expected a contiguous float64 array");
+        return -1;
+    }
+    *data = (const double *)view->buf;
+    *n = view->len / 8;
+    return 0;
+}
+
+static PyObject *linear_scores(PyObject *self, PyObject *args) {
+    PyObject *row_obj, *column_obj, *value_obj, *coef_obj;
+    Py_ssize_t n, labels;
+    if (!PyArg_ParseTuple(args, "OOOOnn:linear_scores", &row_obj, &column_obj, &value_obj, &coef_obj, &n, &labels))
+        return NULL;
+    Py_buffer rv, cv, vv, wv;
+    const int64_t *rows, *columns;
+    const double *values, *coef;
+    Py_ssize_t n_rows, n_columns, n_values, n_coef;
+    if (get_i64(row_obj, &rv, &rows, &n_rows) < 0) return NULL;
+    if (get_i64(column_obj, &cv, &columns, &n_columns) < 0) { PyBuffer_Release(&rv); return NULL; }
+    if (get_f64(value_obj, &vv, &values, &n_values) < 0) { PyBuffer_Release(&rv); PyBuffer_Release(&cv); return NULL; }
+    if (get_f64(coef_obj, &wv, &coef, &n_coef) < 0) {
+        PyBuffer_Release(&rv); PyBuffer_Release(&cv); PyBuffer_Release(&vv); return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t width = labels > 0 ? n_coef / labels : 0;
+    if (n_rows != n_columns || n_rows != n_values || labels <= 0 || n < 0 || width * labels != n_coef) {
+        PyErr_SetString(PyExc_ValueError, "linear_scores: arrays of different lengths");
+        goto done;
+    }
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(n * labels * sizeof(double)));
+    if (!result) goto done;
+    double *out = (double *)PyBytes_AS_STRING(result);
+    memset(out, 0, (size_t)(n * labels) * sizeof(double));
+    for (Py_ssize_t i = 0; i < n_rows; i++) {
+        int64_t r = rows[i], c = columns[i];
+        if (r < 0 || r >= n || c < 0 || c >= width) {
+            PyErr_SetString(PyExc_IndexError, "linear_scores: a row or column out of range");
+            Py_CLEAR(result);
+            goto done;
+        }
+        double v = values[i];
+        double *line = out + r * labels;
+        for (Py_ssize_t j = 0; j < labels; j++) {
+            /* one rounding for the product, one for the sum: what numpy's multiply then
+               bincount does (the build turns off fused multiply-add contraction) */
+            double product = v * coef[j * width + c];
+            line[j] += product;
+        }
+    }
+done:
+    PyBuffer_Release(&rv); PyBuffer_Release(&cv); PyBuffer_Release(&vv); PyBuffer_Release(&wv);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"han_grams", han_grams, METH_VARARGS,
      "(rows, columns) as int32 bytes: the known Han character unigrams and bigrams of each text."},
+    {"linear_scores", linear_scores, METH_VARARGS,
+     "(n, labels) float64 bytes: per row, the sum in array order of value * coef[label, column]."},
     {NULL, NULL, 0, NULL},
 };
 
