@@ -29,6 +29,7 @@ __all__ = [
     "Category",
     "Taxonomy",
     "load_taxonomy",
+    "taxonomy_hash",
     "default_taxonomy_path",
     "EXAMPLE_LANGS",
 ]
@@ -202,7 +203,20 @@ def _load_cached(path: str) -> Taxonomy:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TaxonomyError(f"{path}: not valid UTF-8 TOML ({exc}); fix the syntax") from None
-    return _parse(data, path=path, digest=hashlib.sha256(raw).hexdigest()[:16])
+    return _parse(data, path=path, digest=_digest(raw))
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def taxonomy_hash(path: str | Path | None = None) -> str | None:
+    """`load_taxonomy(path).hash` without parsing the file (None if it cannot be read): what a
+    model's load compares with the hash in its card."""
+    try:
+        return _digest(Path(path or default_taxonomy_path()).read_bytes())
+    except OSError:
+        return None
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], *, path: str, where: str) -> None:

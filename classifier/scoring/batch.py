@@ -32,7 +32,7 @@ from ..text.concepts import ConceptMatcher
 from ..text.scan import compiled
 from . import blocks as B
 from .decision import calibrated, decide
-from .featurize import concept_values, l2_normalize_values, sublinear_tfidf
+from .featurize import HAN_CODE_RANGES, concept_values, l2_normalize_values, sublinear_tfidf
 from .serving import ServingModel
 
 __all__ = ["BatchScorer", "Features"]
@@ -40,8 +40,6 @@ __all__ = ["BatchScorer", "Features"]
 # (row of each stored value, its column within the block, its value), rows ascending and
 # columns ascending within a row: the CSR layout, without the matrix.
 Features = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-_HAN_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))  # = featurize._HAN_RUN
 
 
 def _counts(rows: np.ndarray, columns: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,12 +73,15 @@ class _WordBlock:
 
     def __init__(self, block: Any, native: ModuleType | None) -> None:
         self.block = block
-        self.width = len(block.vocabulary)
-        # Tokens hold no space, so only the grams without one can match a token: a dictionary a
+        self.width = block.width
+        arrays = block.index_arrays()
+        # Tokens hold no space, so only the grams without one can match a token: a table a
         # fifth of the size, which the lookups of every token of the batch go through.
-        self.vocabulary: dict[str, int] = {g: c for g, c in block.vocabulary.items() if " " not in g}
-        self.table = native.Vocabulary(list(self.vocabulary), list(self.vocabulary.values())) if native else None
-        self.pair_keys, self.pair_columns = block._index.pair_arrays()
+        grams, columns = block.grams, arrays["unigram_columns"].tolist()
+        keys = [grams[c] for c in columns]
+        self.table = native.Vocabulary(keys, columns) if native else None
+        self.vocabulary: dict[str, int] = {} if native else dict(zip(keys, columns))
+        self.pair_keys, self.pair_columns = arrays["pair_keys"], arrays["pair_columns"]
         self.bigrams = block.max_n == 2
         # The compiled table tokenises pure-ASCII text itself (the word tokens of
         # `Tokenizer.tokens_folded`, looked up without making a string of each).
@@ -119,27 +120,18 @@ class _HanCharBlock:
 
     def __init__(self, block: Any, native: ModuleType | None) -> None:
         self.block = block
-        self.width = len(block.vocabulary)
+        self.width = block.width
         self.native = native
-        grams, columns, lengths, codes = _han_grams(block)
-        starts = np.cumsum(lengths) - lengths
+        arrays = block.index_arrays()
         self.unigram = np.full(0x10000, -1, dtype=np.int64)
-        one = lengths == 1
-        self.unigram[codes[starts[one]]] = columns[one]
-        two = lengths == 2
-        keys = (codes[starts[two]].astype(np.int64) << 16) | codes[starts[two] + 1].astype(np.int64)
-        order = np.argsort(keys)
-        self.bigram_keys = keys[order]
-        self.bigram_columns = columns[two][order]
+        self.unigram[arrays["han_unigram_codes"]] = arrays["han_unigram_columns"]
+        self.bigram_keys = arrays["han_bigram_keys"]
+        self.bigram_columns = arrays["han_bigram_columns"]
 
     @staticmethod
     def fits(block: Any) -> bool:
         """Whether every gram of the vocabulary is one or two Han characters (as char_ngrams makes)."""
-        _grams, _columns, lengths, codes = _han_grams(block)
-        han = np.zeros(len(codes), dtype=bool)
-        for lo, hi in _HAN_RANGES:
-            han |= (codes >= lo) & (codes <= hi)
-        return bool(np.all((lengths >= 1) & (lengths <= 2)) and np.all(han))
+        return "han_unigram_codes" in block.index_arrays()
 
     def features(self, folded: Sequence[str]) -> Features:
         if self.native is not None:
@@ -150,7 +142,7 @@ class _HanCharBlock:
         codes = np.frombuffer("\x00".join(folded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         rows = np.repeat(np.arange(len(folded), dtype=np.int32), lengths + 1)[: len(codes)]
         han = np.zeros(len(codes), dtype=bool)
-        for lo, hi in _HAN_RANGES:
+        for lo, hi in HAN_CODE_RANGES:
             han |= (codes >= lo) & (codes <= hi)
         where = np.flatnonzero(han)
         uni = self.unigram[codes[where]]
@@ -165,15 +157,6 @@ class _HanCharBlock:
             column_parts.append(self.bigram_columns[at[found]])
         return _tfidf(np.concatenate(row_parts), np.concatenate(column_parts), len(folded),
                       width=self.width, idf=self.block.idf, weight=self.block.weight)
-
-
-def _han_grams(block: Any) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """A character block's grams, their columns and lengths, and the code points of them all."""
-    grams = list(block.vocabulary)
-    columns = np.fromiter(block.vocabulary.values(), dtype=np.int64, count=len(grams))
-    lengths = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
-    codes = np.frombuffer("".join(grams).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return grams, columns, lengths, codes
 
 
 class _TextByTextBlock:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .normalize import fold, fold_with_offsets
+from .normalize import fold_many, fold_with_offsets
 from .scan import compiled
 
 __all__ = ["Lexicon", "ConceptMatch", "ConceptMatcher"]
@@ -60,12 +60,12 @@ class ConceptMatcher:
         self.keys = tuple(dict.fromkeys(key for key, _ in lexicon))
         self._index = {key: i for i, key in enumerate(self.keys)}
         self._term_concepts: dict[str, tuple[int, ...]] = {}
-        for key, terms in lexicon:
-            for term in terms:
-                norm = _SPACE.sub(" ", fold(term)).strip()
-                if norm:
-                    found = set(self._term_concepts.get(norm, ())) | {self._index[key]}
-                    self._term_concepts[norm] = tuple(sorted(found))
+        pairs = [(key, term) for key, terms in lexicon for term in terms]
+        for (key, _term), folded in zip(pairs, fold_many([term for _, term in pairs])):  # one OpenCC call
+            norm = _SPACE.sub(" ", folded).strip()
+            if norm:
+                found = set(self._term_concepts.get(norm, ())) | {self._index[key]}
+                self._term_concepts[norm] = tuple(sorted(found))
 
     @cached_property
     def _automaton(self):  # noqa: ANN202 - ahocorasick.Automaton has no type stubs
