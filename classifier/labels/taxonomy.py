@@ -10,7 +10,6 @@ model can refuse a codebook it was not trained with.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -199,6 +198,8 @@ def _load_cached(path: str) -> Taxonomy:
             f"{path}: cannot read the codebook ({exc.strerror}); "
             f"check the path or restore labels/taxonomy.toml from git"
         ) from None
+    import tomllib  # here: a model's load checks the codebook by its hash, without parsing it
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

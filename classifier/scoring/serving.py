@@ -35,10 +35,13 @@ if TYPE_CHECKING:
 __all__ = ["ServingModel", "SERVING_FILES"]
 
 SERVING_FILES = ("serving.json", "serving.npz")
-# 1: vocabularies, weights, calibration, thresholds. 2: also each TF-IDF block's lookup arrays
-# (`featurize.lookup_arrays`), so that loading builds no dictionary and splits no gram. Both load.
+# 1: grams in the JSON; weights, calibration, thresholds in the npz. 2: each TF-IDF block's grams
+# as UTF-8 lines in the npz (`grams_I`; no JSON of 156,000 strings to parse) and its lookup
+# arrays (`index_I_NAME`, `featurize.lookup_arrays`), so that loading builds no dictionary and
+# splits no gram. Both load.
 FORMAT = 2
 _INDEX_PREFIX = "index_"
+_GRAMS_PREFIX = "grams_"
 
 
 class _TfidfBlock:
@@ -52,12 +55,14 @@ class _TfidfBlock:
 
     def __init__(self, kind: str, vocabulary: dict[str, int] | None, idf: np.ndarray, max_n: int,
                  terms: tuple[str, ...] = (), stem: bool = False, weight: float = 1.0, *,
-                 grams: list[str] | None = None, index_arrays: dict[str, np.ndarray] | None = None) -> None:
-        if vocabulary is None and grams is None:
+                 grams: list[str] | None = None, grams_text: bytes | None = None,
+                 index_arrays: dict[str, np.ndarray] | None = None) -> None:
+        if vocabulary is None and grams is None and grams_text is None:
             raise ValueError("a TF-IDF block needs its vocabulary or its grams")
         self.kind = kind  # blocks.WORDS, blocks.CHARS or blocks.SUBWORDS
         self._vocabulary = vocabulary
         self._grams = grams
+        self.grams_text = grams_text  # the grams in column order as UTF-8 lines, as format 2 stores them
         self.idf = idf
         self.max_n = max_n
         self.terms = terms
@@ -71,15 +76,18 @@ class _TfidfBlock:
     @property
     def vocabulary(self) -> dict[str, int]:
         if self._vocabulary is None:
-            assert self._grams is not None
-            self._vocabulary = dict(zip(self._grams, range(len(self._grams))))
+            grams = self.grams
+            self._vocabulary = dict(zip(grams, range(len(grams))))
         return self._vocabulary
 
     @property
     def grams(self) -> list[str]:
         """Every gram, in column order."""
         if self._grams is None:
-            self._grams = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+            if self.grams_text is not None:
+                self._grams = self.grams_text.decode("utf-8").split("\n") if self.grams_text else []
+            else:
+                self._grams = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         return self._grams
 
     @property
@@ -104,7 +112,7 @@ class _TfidfBlock:
 
     @property
     def width(self) -> int:
-        return len(self._grams) if self._grams is not None else len(self.vocabulary)
+        return len(self.idf)  # one idf per column
 
     def names(self) -> list[str]:
         return list(self.grams)
@@ -242,8 +250,14 @@ class ServingModel:
                 arrays[f"idf_{i}"] = block.idf
                 for name, values in block.index_arrays().items():
                     arrays[f"{_INDEX_PREFIX}{i}_{name}"] = values
-                meta["blocks"].append({"kind": block.kind, "grams": block.grams, "max_n": block.max_n,
-                                       "terms": list(block.terms), "stem": block.stem, "weight": block.weight})
+                entry = {"kind": block.kind, "max_n": block.max_n, "terms": list(block.terms), "stem": block.stem,
+                         "weight": block.weight}
+                grams = block.grams
+                if all(g and "\n" not in g for g in grams):  # (scikit-learn makes no empty gram)
+                    arrays[f"{_GRAMS_PREFIX}{i}"] = np.frombuffer("\n".join(grams).encode("utf-8"), dtype=np.uint8)
+                else:
+                    entry["grams"] = grams
+                meta["blocks"].append(entry)
             else:
                 meta["blocks"].append({"kind": B.CONCEPTS, "lexicon": [[k, list(t)] for k, t in block.lexicon],
                                        "weight": block.weight, "binary": block.binary, "categories": block.categories})
@@ -265,8 +279,9 @@ class ServingModel:
                 # computes them when first asked, as it always did at load.
                 prefix = f"{_INDEX_PREFIX}{i}_"
                 index = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)} or None
+                text = data[f"{_GRAMS_PREFIX}{i}"].tobytes() if "grams" not in block else None
                 blocks.append(_TfidfBlock(block["kind"], None, data[f"idf_{i}"], int(block["max_n"]),
                                           tuple(block["terms"]), bool(block["stem"]), float(block.get("weight", 1.0)),
-                                          grams=block["grams"], index_arrays=index))
+                                          grams=block.get("grams"), grams_text=text, index_arrays=index))
         return cls(labels=tuple(meta["labels"]), blocks=blocks, coef=data["coef"], intercept=data["intercept"],
                    calibration=data["calibration"], thresholds=data["thresholds"])

@@ -6,6 +6,9 @@
  *
  *   Vocabulary(keys, values)        a str -> int table that hashes the code points of a token
  *                                   in place (no Python hash of a fresh str per token)
+ *   vocabulary_from_lines(blob, columns)
+ *                                   the same table of the lines of a UTF-8 blob at `columns`
+ *                                   (ascending), each to its line number: no str per gram
  *     .get(key) -> int              the value, or -1
  *     .word_grams(items, pair_keys, pair_columns, width, bigrams, stem) -> (rows, columns)
  *                                   the known unigrams of every text and, when `bigrams`, the
@@ -120,6 +123,7 @@ static inline uint64_t mix(uint64_t h) {
 }
 
 /* == Vocabulary ============================================================================ */
+static PyTypeObject VocabularyType;
 typedef struct {
     PyObject_HEAD
     Py_UCS4 *pool;         /* every key's code points, one after another */
@@ -129,7 +133,7 @@ typedef struct {
     uint64_t *hash;        /* per entry */
     int32_t *slots;        /* open addressing: entry + 1, 0 = empty */
     uint64_t mask;
-    Py_ssize_t n;
+    Py_ssize_t n, used;
 } Vocabulary;
 
 static uint64_t hash_chars(int kind, const void *data, Py_ssize_t n) {
@@ -177,6 +181,37 @@ static void vocab_dealloc(Vocabulary *v) {
     Py_TYPE(v)->tp_free((PyObject *)v);
 }
 
+static int vocab_alloc(Vocabulary *v, Py_ssize_t n, Py_ssize_t total) {
+    uint64_t cap = 16;
+    while (cap < (uint64_t)n * 2 + 2) cap <<= 1;
+    v->pool = malloc(sizeof(Py_UCS4) * (size_t)(total + 1));
+    v->offset = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    v->length = malloc(sizeof(int32_t) * (size_t)(n + 1));
+    v->value = malloc(sizeof(int64_t) * (size_t)(n + 1));
+    v->hash = malloc(sizeof(uint64_t) * (size_t)(n + 1));
+    v->slots = calloc((size_t)cap, sizeof(int32_t));
+    if (!v->pool || !v->offset || !v->length || !v->value || !v->hash || !v->slots) { PyErr_NoMemory(); return -1; }
+    v->mask = cap - 1;
+    v->n = 0;
+    v->used = 0;
+    return 0;
+}
+
+/* add a key (as a dict does: a key added again takes the new value); room was allocated */
+static void vocab_insert(Vocabulary *v, int kind, const void *data, Py_ssize_t len, int64_t value) {
+    Py_ssize_t found = vocab_find_chars(v, kind, data, len);
+    if (found >= 0) { v->value[found] = value; return; }
+    Py_ssize_t e = v->n++;
+    v->offset[e] = v->used;
+    v->length[e] = (int32_t)len;
+    v->value[e] = value;
+    v->hash[e] = hash_chars(kind, data, len);
+    for (Py_ssize_t j = 0; j < len; j++) v->pool[v->used++] = PyUnicode_READ(kind, data, j);
+    uint64_t slot = v->hash[e] & v->mask;
+    while (v->slots[slot]) slot = (slot + 1) & v->mask;
+    v->slots[slot] = (int32_t)(e + 1);
+}
+
 static int vocab_init(Vocabulary *v, PyObject *args, PyObject *kwds) {
     PyObject *keys, *values;
     if (!PyArg_ParseTuple(args, "OO:Vocabulary", &keys, &values)) return -1;
@@ -194,37 +229,12 @@ static int vocab_init(Vocabulary *v, PyObject *args, PyObject *kwds) {
         if (!PyUnicode_Check(k)) { PyErr_SetString(PyExc_TypeError, "keys must be str"); goto fail; }
         total += PyUnicode_GET_LENGTH(k);
     }
-    uint64_t cap = 16;
-    while (cap < (uint64_t)n * 2 + 2) cap <<= 1;
-    v->pool = malloc(sizeof(Py_UCS4) * (size_t)(total + 1));
-    v->offset = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    v->length = malloc(sizeof(int32_t) * (size_t)(n + 1));
-    v->value = malloc(sizeof(int64_t) * (size_t)(n + 1));
-    v->hash = malloc(sizeof(uint64_t) * (size_t)(n + 1));
-    v->slots = calloc((size_t)cap, sizeof(int32_t));
-    if (!v->pool || !v->offset || !v->length || !v->value || !v->hash || !v->slots) { PyErr_NoMemory(); goto fail; }
-    v->mask = cap - 1;
-    v->n = 0;
-    Py_ssize_t at = 0;
+    if (vocab_alloc(v, n, total) < 0) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *k = PySequence_Fast_GET_ITEM(keys, i);
         long long value = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(values, i));
         if (value == -1 && PyErr_Occurred()) goto fail;
-        Py_ssize_t found = vocab_find(v, k);
-        if (found >= 0) { v->value[found] = value; continue; }  /* as a dict: the last wins */
-        int kind = PyUnicode_KIND(k);
-        const void *data = PyUnicode_DATA(k);
-        Py_ssize_t len = PyUnicode_GET_LENGTH(k);
-        uint64_t h = hash_chars(kind, data, len);
-        Py_ssize_t e = v->n++;
-        v->offset[e] = at;
-        v->length[e] = (int32_t)len;
-        v->value[e] = value;
-        v->hash[e] = h;
-        for (Py_ssize_t j = 0; j < len; j++) v->pool[at++] = PyUnicode_READ(kind, data, j);
-        uint64_t slot = h & v->mask;
-        while (v->slots[slot]) slot = (slot + 1) & v->mask;
-        v->slots[slot] = (int32_t)(e + 1);
+        vocab_insert(v, PyUnicode_KIND(k), PyUnicode_DATA(k), PyUnicode_GET_LENGTH(k), value);
     }
     Py_DECREF(keys);
     Py_DECREF(values);
@@ -233,6 +243,75 @@ fail:
     Py_DECREF(keys);
     Py_DECREF(values);
     return -1;
+}
+
+/* one UTF-8 line decoded into `out` (room for `n` code points); its length, or -1 if invalid */
+static Py_ssize_t decode_utf8(const unsigned char *s, Py_ssize_t n, Py_UCS4 *out) {
+    Py_ssize_t i = 0, k = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        Py_UCS4 cp;
+        int more;
+        if (c < 0x80) { cp = c; more = 0; }
+        else if ((c & 0xE0) == 0xC0) { cp = c & 0x1F; more = 1; }
+        else if ((c & 0xF0) == 0xE0) { cp = c & 0x0F; more = 2; }
+        else if ((c & 0xF8) == 0xF0) { cp = c & 0x07; more = 3; }
+        else return -1;
+        if (i + more >= n + (more ? 0 : 1) && more) return -1;
+        for (int m = 1; m <= more; m++) {
+            if (i + m >= n || (s[i + m] & 0xC0) != 0x80) return -1;
+            cp = (cp << 6) | (s[i + m] & 0x3F);
+        }
+        if (cp > 0x10FFFF) return -1;
+        out[k++] = cp;
+        i += more + 1;
+    }
+    return k;
+}
+
+static PyObject *vocabulary_from_lines(PyObject *self, PyObject *args) {
+    Py_buffer blob, cv;
+    PyObject *column_obj;
+    if (!PyArg_ParseTuple(args, "y*O:vocabulary_from_lines", &blob, &column_obj)) return NULL;
+    const int64_t *columns;
+    Py_ssize_t n_columns;
+    if (get_i64(column_obj, &cv, &columns, &n_columns) < 0) { PyBuffer_Release(&blob); return NULL; }
+    const unsigned char *s = blob.buf;
+    Py_ssize_t n = blob.len;
+    Vocabulary *v = (Vocabulary *)PyType_GenericNew(&VocabularyType, NULL, NULL);
+    Py_UCS4 *line = malloc(sizeof(Py_UCS4) * (size_t)(n + 1));
+    if (!v || !line || vocab_alloc(v, n_columns, n) < 0) {
+        if (!line) PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t at = 0, index = 0, want = 0;
+    while (want < n_columns && at <= n) {
+        Py_ssize_t stop = at;
+        while (stop < n && s[stop] != '\n') stop++;
+        if (index == columns[want]) {
+            Py_ssize_t len = decode_utf8(s + at, stop - at, line);
+            if (len < 0) { PyErr_SetString(PyExc_ValueError, "vocabulary_from_lines: invalid UTF-8"); goto fail; }
+            vocab_insert(v, PyUnicode_4BYTE_KIND, line, len, index);
+            want++;
+            if (want < n_columns && columns[want] <= columns[want - 1]) {
+                PyErr_SetString(PyExc_ValueError, "vocabulary_from_lines: columns must ascend");
+                goto fail;
+            }
+        }
+        at = stop + 1;
+        index++;
+    }
+    if (want < n_columns) { PyErr_SetString(PyExc_ValueError, "vocabulary_from_lines: a column past the last line"); goto fail; }
+    free(line);
+    PyBuffer_Release(&blob);
+    PyBuffer_Release(&cv);
+    return (PyObject *)v;
+fail:
+    free(line);
+    Py_XDECREF(v);
+    PyBuffer_Release(&blob);
+    PyBuffer_Release(&cv);
+    return NULL;
 }
 
 static PyObject *vocab_get(Vocabulary *v, PyObject *key) {
@@ -704,6 +783,8 @@ done:
 static PyMethodDef module_methods[] = {
     {"han_grams", han_grams, METH_VARARGS,
      "(rows, columns) as int32 bytes: the known Han character unigrams and bigrams of each text."},
+    {"vocabulary_from_lines", vocabulary_from_lines, METH_VARARGS,
+     "A Vocabulary of the lines (UTF-8, split at line breaks) at the ascending `columns`, each to its line number."},
     {"linear_scores", linear_scores, METH_VARARGS,
      "(n, labels) float64 bytes: per row, the sum in array order of value * coef[label, column]."},
     {NULL, NULL, 0, NULL},

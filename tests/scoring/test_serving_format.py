@@ -32,17 +32,23 @@ def _as_format_1(source: Path, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     meta = json.loads((source / "serving.json").read_text(encoding="utf-8"))
     meta["format"] = 1
-    (target / "serving.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     with np.load(source / "serving.npz", allow_pickle=False) as arrays:
-        kept = {k: arrays[k] for k in arrays.files if not k.startswith(serving._INDEX_PREFIX)}
-    np.savez(target / "serving.npz", **kept)
+        data = {k: arrays[k] for k in arrays.files}
+    for i, block in enumerate(meta["blocks"]):
+        if f"{serving._GRAMS_PREFIX}{i}" in data:
+            block["grams"] = data[f"{serving._GRAMS_PREFIX}{i}"].tobytes().decode("utf-8").split("\n")
+    (target / "serving.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+    np.savez(target / "serving.npz", **{k: v for k, v in data.items()
+                                        if not k.startswith((serving._INDEX_PREFIX, serving._GRAMS_PREFIX))})
 
 
 def test_the_shipped_model_is_in_the_current_format() -> None:
     meta = json.loads((SHIPPED / "serving.json").read_text(encoding="utf-8"))
     assert meta["format"] == serving.FORMAT == 2, "re-ship it: pmc models --ship"
     with np.load(SHIPPED / "serving.npz", allow_pickle=False) as arrays:
-        assert {"index_0_unigram_columns", "index_0_pair_keys", "index_1_han_bigram_keys"} <= set(arrays.files)
+        assert {"grams_0", "grams_1", "index_0_unigram_columns", "index_0_pair_keys",
+                "index_1_han_bigram_keys"} <= set(arrays.files)
+    assert not any("grams" in block for block in meta["blocks"])
 
 
 def test_format_1_loads_and_scores_the_same(tmp_path: Path) -> None:
@@ -54,6 +60,7 @@ def test_format_1_loads_and_scores_the_same(tmp_path: Path) -> None:
     assert np.array_equal(BatchScorer(old).probabilities(folded), reference)
     for a, b in zip(new.blocks, old.blocks):
         if hasattr(a, "index_arrays"):
+            assert a.grams == b.grams and a.vocabulary == b.vocabulary
             computed, stored = b.index_arrays(), a.index_arrays()
             assert computed.keys() == stored.keys()
             assert all(np.array_equal(computed[k], stored[k]) for k in stored)
@@ -88,3 +95,22 @@ def serving_sha(path: Path) -> str:
     from classifier.scoring.registry import file_sha256
 
     return file_sha256(path)
+
+
+def test_the_compiled_table_from_lines_is_the_table_of_the_grams() -> None:
+    from classifier.text import scan
+
+    native = scan.compiled()
+    if native is None:
+        pytest.skip("classifier.text._scan is not built")
+    grams = ["a", "port", "口岸", "口岸 检查", "𠀀x", "é", "patrol", "ports of", "z"]
+    text = "\n".join(grams).encode("utf-8")
+    columns = np.array([0, 1, 2, 4, 5, 6, 8], dtype=np.int64)
+    table = native.vocabulary_from_lines(text, columns)
+    assert len(table) == len(columns)
+    assert [table.get(g) for g in grams] == [c if c in columns else -1 for c in range(len(grams))]
+    assert table.get("missing") == -1
+    with pytest.raises(ValueError, match="past the last line"):
+        native.vocabulary_from_lines(text, np.array([3, 99], dtype=np.int64))
+    with pytest.raises(ValueError, match="invalid UTF-8"):
+        native.vocabulary_from_lines(b"ok\n\xff\xfe", np.array([1], dtype=np.int64))
