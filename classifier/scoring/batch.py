@@ -14,9 +14,17 @@ same features (`featurize`), the same arithmetic in the same order, the same dec
   that the sparse path uses, on arrays in the same (row, column) order, and the linear scores
   are summed per row in column order from zero, as scipy's sparse-times-dense product does.
 
-So the scores are equal to the per-paragraph path's bit for bit (tests assert it to 1e-9 on
-adversarial text). A feature block this module has no vectorised form for is computed per text
-through its reference functions, still without scipy.
+With the optional C extension (`text.scan.compiled()`), the token codes and pairs, the Han
+n-grams and the linear sums run in `_scan` instead: a vocabulary table hashed over code points
+(pure-ASCII text is tokenised there too, by `tokenize._word_tokens`' rules, so its tokens never
+become Python strings), a scan of each text's code points, and one loop adding value × weight
+per row in array order (built without fused multiply-add, so every sum rounds as numpy's does).
+The lookup tables come from the model's stored `featurize.lookup_arrays`. Without it the numpy
+code above runs; a scorer keeps the path it was built with.
+
+So the scores are equal to the per-paragraph path's bit for bit, on either path (tests assert it
+to 1e-9 on adversarial text). A feature block this module has no vectorised form for is
+computed per text through its reference functions, still without scipy.
 """
 
 from __future__ import annotations

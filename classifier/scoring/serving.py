@@ -2,9 +2,10 @@
 
 `ServingModel.from_classifier()` takes a fitted `MeasureClassifier` apart into its feature
 blocks (word/character TF-IDF vocabularies and idf, concept lexicon), its weight matrix,
-calibration and thresholds. `save()` writes `serving.npz` (numbers, loaded with
-`allow_pickle=False`) and `serving.json` (vocabularies and settings): no code is unpickled
-when serving. scipy.sparse is imported only when sparse feature rows are asked for
+calibration and thresholds. `save()` writes `serving.npz` (numbers and, from format 2 on, each
+block's grams as UTF-8 lines and its lookup arrays; loaded with `allow_pickle=False`) and
+`serving.json` (settings and the concept lexicon): no code is unpickled when serving. Format 1
+(grams in the JSON, no lookup arrays) still loads; vocabularies are built on first use. scipy.sparse is imported only when sparse feature rows are asked for
 (`features`, the app and explanations); `pmc classify` scores through `batch.BatchScorer`, which
 needs only numpy. Scores are
 identical to the estimator's (`featurize` is the one implementation of the features,

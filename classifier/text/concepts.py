@@ -14,7 +14,9 @@ batch automaton spells every character as two symbols (`_split_symbols`: its cod
 16, then the rest, from disjoint alphabets), so no node has more than 16 children at the first
 step and few at the second. A match can only start on a first symbol and end on a second, and
 every fail link of the split trie is the split of the original's, so the scan finds exactly the
-same terms (a test asserts it on adversarial text).
+same terms (a test asserts it on adversarial text). With the optional C extension
+(`scan.compiled()`), the same automaton is built over code points by `_scan.Automaton`, whose
+`iter_long` is pyahocorasick's step for step, children found by hashing instead of a list scan.
 """
 
 from __future__ import annotations
