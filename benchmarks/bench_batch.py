@@ -140,8 +140,22 @@ ROUND = ("pmc", "pmc_fallback", "naive", "segment_only", "per_paragraph")
 
 # -- the harness ------------------------------------------------------------------------------
 
-def _run(method: str, corpus: Path, *, cpu: int, env: dict[str, str], peer: Path | None = None) -> dict[str, float]:
+def _install_shipped(code: Path, registry: Path, env: dict[str, str]) -> dict[str, str]:
+    """`env` with a registry holding `code`'s own shipped model, installed by `code` (an older
+    checkout reads only the serving format it wrote)."""
+    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
+                    "from classifier.scoring.registry import install_shipped; "
+                    "install_shipped(Path(sys.argv[1]), registry=Path(sys.argv[2]))",
+                    str(code / "models" / "shipped"), str(registry)],
+                   env={**env, "PYTHONPATH": str(code)}, cwd=code, check=True)
+    return {**env, "PMC_MODELS_DIR": str(registry)}
+
+
+def _run(method: str, corpus: Path, *, cpu: int, env: dict[str, str], peer: Path | None = None,
+         peer_env: dict[str, str] | None = None) -> dict[str, float]:
     code_root = peer if method == "per_paragraph" and peer is not None else ROOT
+    if method == "per_paragraph" and peer_env is not None:
+        env = peer_env
     out = subprocess.run(["taskset", "-c", str(cpu), sys.executable, str(Path(__file__).resolve()), "--run", method,
                           str(corpus)], env={**env, "PYTHONPATH": str(code_root)}, cwd=code_root,
                          check=True, capture_output=True, text=True)
@@ -213,6 +227,7 @@ def main() -> None:
         peer.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", PEER_COMMIT], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(peer)], input=archive.stdout, check=True)
+    peer_env = _install_shipped(peer, work / "models-peer", env)
     cpu = max(os.sched_getaffinity(0))
     load = os.getloadavg()
     figures: dict[str, object] = {"cpu": cpu, "load_average_at_start": [round(x, 2) for x in load],
@@ -227,7 +242,7 @@ def main() -> None:
         best: dict[str, dict[str, float]] = {}
         for _ in range(args.rounds):
             for method in ROUND:
-                result = _run(method, corpus, cpu=cpu, env=env, peer=peer)
+                result = _run(method, corpus, cpu=cpu, env=env, peer=peer, peer_env=peer_env)
                 if method not in best or result["seconds"] < best[method]["seconds"]:
                     best[method] = result
         row = {m: best[m] for m in best}
@@ -273,23 +288,19 @@ def main() -> None:
     starts: dict[str, list[float]] = {"pmc": [], "pmc_fallback": [], "base": [], "peer": [], "python_c_pass": []}
     if "cold" not in args.parts:
         starts = {}
-    base, base_env = work / "base", {**env, "PMC_MODELS_DIR": str(work / "models-base")}
+    base, base_env = work / "base", env
     if starts:  # the batch path before the C extension and serving format 2
         base.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASE_COMMIT], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
-        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                        "from classifier.scoring.registry import install_shipped; "
-                        "install_shipped(Path(sys.argv[1]), registry=Path(sys.argv[2]))",
-                        str(base / "models" / "shipped"), str(work / "models-base")],
-                       env={**env, "PYTHONPATH": str(base)}, cwd=base, check=True)
-    for cwd, extra in ((ROOT, env), (peer, env), (base, base_env)) if starts else ():  # compile the bytecode once,
+        base_env = _install_shipped(base, work / "models-base", env)
+    for cwd, extra in ((ROOT, env), (peer, peer_env), (base, base_env)) if starts else ():  # compile the bytecode once,
         subprocess.run([sys.executable, "-m", "classifier.cli", "classify", "-"], input=one,  # as an install has it
                        env={**extra, "PYTHONPATH": str(cwd)}, cwd=cwd, check=True, capture_output=True)
     fallback = {**env, "PMC_PURE_PYTHON": "1"}
     for _ in range(7 if starts else 0):
         for name, cwd, extra in (("pmc", ROOT, env), ("pmc_fallback", ROOT, fallback), ("base", base, base_env),
-                                 ("peer", peer, env)):
+                                 ("peer", peer, peer_env)):
             start = time.perf_counter()
             subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-m", "classifier.cli", "classify", "-"], input=one,
                            env={**extra, "PYTHONPATH": str(cwd)}, cwd=cwd, check=True, capture_output=True)
