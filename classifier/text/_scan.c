@@ -800,6 +800,9 @@ PyMODINIT_FUNC PyInit__scan(void) {
     if (PyType_Ready(&VocabularyType) < 0 || PyType_Ready(&AutomatonType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
+    /* classifier.text.scan uses the module only when this matches its VERSION: a build left
+       over from an older source then falls back to Python instead of failing */
+    if (PyModule_AddIntConstant(m, "VERSION", 1) < 0) { Py_DECREF(m); return NULL; }
     Py_INCREF(&VocabularyType);
     Py_INCREF(&AutomatonType);
     if (PyModule_AddObject(m, "Vocabulary", (PyObject *)&VocabularyType) < 0

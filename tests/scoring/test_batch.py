@@ -189,3 +189,17 @@ def test_compiled_ascii_words_are_the_tokenizers(path: str, stem: bool) -> None:
         assert from_text == from_tokens, (text, expected)
         got = np.frombuffer(from_text[1], dtype=np.int32)
         assert [known[c] for c in got if c < len(known)] == expected, text
+
+
+def test_a_stale_build_of_the_extension_is_not_used(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `_scan` built from another version of the source (an editable install not rebuilt) is
+    ignored: the fallback runs instead of failing on a missing function."""
+    import sys
+    import types
+
+    monkeypatch.delenv(scan.PURE_PYTHON_VARIABLE, raising=False)
+    stale = types.ModuleType("classifier.text._scan")
+    stale.VERSION = scan.VERSION - 1
+    monkeypatch.setitem(sys.modules, "classifier.text._scan", stale)
+    monkeypatch.setattr(scan, "_MODULE", [])
+    assert scan.compiled() is None
