@@ -85,14 +85,17 @@ class _WordBlock:
         arrays = block.index_arrays()
         # Tokens hold no space, so only the grams without one can match a token: a table a
         # fifth of the size, which the lookups of every token of the batch go through.
-        self.vocabulary: dict[str, int] = {}
+        self.table: Any = None  # the compiled lookup, or
+        self.vocabulary: dict[str, int] = {}  # the fallback's
         if native is not None and block.grams_text is not None:  # no str made per gram
             self.table = native.vocabulary_from_lines(block.grams_text, arrays["unigram_columns"])
         else:
             grams, columns = block.grams, arrays["unigram_columns"].tolist()
             keys = [grams[c] for c in columns]
-            self.table = native.Vocabulary(keys, columns) if native else None
-            self.vocabulary = {} if native else dict(zip(keys, columns))
+            if native is not None:
+                self.table = native.Vocabulary(keys, columns)
+            else:
+                self.vocabulary = dict(zip(keys, columns))
         self.pair_keys, self.pair_columns = arrays["pair_keys"], arrays["pair_columns"]
         self.bigrams = block.max_n == 2
         # The compiled table tokenises pure-ASCII text itself (the word tokens of

@@ -1,13 +1,14 @@
 """The one switch between the compiled inner loops of the batch path and their Python fallback.
 
 `classifier.text._scan` is an optional C extension (built by `pip install` when a compiler is
-there, see setup.py) for the loops that dominate a batch: mapping tokens to vocabulary ids,
-Han character n-grams, and the concept automaton's scan. `compiled()` returns it, or None when
-it is not built, does not import, is a build of another version of `_scan.c` (`VERSION`), or the
-environment sets `PMC_PURE_PYTHON=1`; callers then
-run the pure-Python/numpy code, which is the reference. Both give the same numbers bit for bit
+there, see setup.py) for the loops that dominate a batch: mapping tokens to vocabulary ids
+(tokenising pure-ASCII text on the way), Han character n-grams, the concept automaton's scan
+and the linear sums. `compiled()` returns it, or None when it is not built, does not import, is
+a build of another version of `_scan.c` (`VERSION`), or the environment sets
+`PMC_PURE_PYTHON=1`; callers then run the pure-Python/numpy code, which is the reference. Both give the same numbers bit for bit
 (tests/scoring/test_batch.py runs both). The variable is read at each call, so a test or a
-benchmark can switch within one process; objects built for one path keep using it.
+benchmark can switch within one process: a `BatchScorer` keeps the path it was built with, the
+concept scan asks at each batch (either way the numbers are the same).
 """
 
 from __future__ import annotations
