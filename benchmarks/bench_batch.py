@@ -10,7 +10,8 @@ machine slows every method alike (the best round of each is kept):
 
 1. end to end JSONL → JSONL (read, parse, fold, tokenise, features, scores, write), model loaded
    and warmed first: `pmc` through the same functions as `pmc classify` (`pipeline.iter_chunks` →
-   `run_chunks` → `RecordWriter`); the per-paragraph path it replaced (`classify.classify_stream`,
+   `run_chunks` → `RecordWriter`), with the compiled inner loops (`classifier.text._scan`) and
+   without them (`PMC_PURE_PYTHON=1`, what an install without a compiler runs); the per-paragraph path it replaced (`classify.classify_stream`,
    `--peer` checkout, default the commit before issue 12); the naive pipeline (json in,
    scikit-learn `TfidfVectorizer(char_wb, 1-3)` + one-vs-rest `LogisticRegression`, json out,
    fitted on the gold labels); the segmentation-only limit (orjson in, jieba-rs `cut` of every
@@ -19,7 +20,9 @@ machine slows every method alike (the best round of each is kept):
    `--engine dask` on a 2-worker LocalCluster vs `--jobs 2`;
 3. peak RSS (VmHWM) of `pmc classify` on 10k … 1M paragraphs (the largest sizes repeat the
    100k corpus with new ids: memory, not speed);
-4. cold start: a fresh `pmc classify -` on one paragraph, best and median of 7, beside the peer's.
+4. cold start: a fresh `pmc classify -` on one paragraph, best and median of 7, with and without
+   the C extension, beside the peer's and beside `python -c pass` (the interpreter and this
+   machine's site hooks alone).
 
 Ratios carry across machines; absolute figures depend on the load (reported with them).
 """
@@ -122,13 +125,37 @@ def _segment_only(corpus: str) -> tuple[float, int]:
     return time.perf_counter() - start, count
 
 
-METHODS = {"pmc": _pmc, "per_paragraph": _per_paragraph, "naive": _naive, "segment_only": _segment_only}
+def _pmc_fallback(corpus: str) -> tuple[float, int]:
+    """`_pmc` without the compiled inner loops (as installed without a compiler)."""
+    from classifier.text.scan import PURE_PYTHON_VARIABLE
+
+    os.environ[PURE_PYTHON_VARIABLE] = "1"
+    return _pmc(corpus)
+
+
+METHODS = {"pmc": _pmc, "pmc_fallback": _pmc_fallback, "per_paragraph": _per_paragraph, "naive": _naive,
+           "segment_only": _segment_only}
+ROUND = ("pmc", "pmc_fallback", "naive", "segment_only", "per_paragraph")
 
 
 # -- the harness ------------------------------------------------------------------------------
 
-def _run(method: str, corpus: Path, *, cpu: int, env: dict[str, str], peer: Path | None = None) -> dict[str, float]:
+def _install_shipped(code: Path, registry: Path, env: dict[str, str]) -> dict[str, str]:
+    """`env` with a registry holding `code`'s own shipped model, installed by `code` (an older
+    checkout reads only the serving format it wrote)."""
+    subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
+                    "from classifier.scoring.registry import install_shipped; "
+                    "install_shipped(Path(sys.argv[1]), registry=Path(sys.argv[2]))",
+                    str(code / "models" / "shipped"), str(registry)],
+                   env={**env, "PYTHONPATH": str(code)}, cwd=code, check=True)
+    return {**env, "PMC_MODELS_DIR": str(registry)}
+
+
+def _run(method: str, corpus: Path, *, cpu: int, env: dict[str, str], peer: Path | None = None,
+         peer_env: dict[str, str] | None = None) -> dict[str, float]:
     code_root = peer if method == "per_paragraph" and peer is not None else ROOT
+    if method == "per_paragraph" and peer_env is not None:
+        env = peer_env
     out = subprocess.run(["taskset", "-c", str(cpu), sys.executable, str(Path(__file__).resolve()), "--run", method,
                           str(corpus)], env={**env, "PYTHONPATH": str(code_root)}, cwd=code_root,
                          check=True, capture_output=True, text=True)
@@ -200,6 +227,7 @@ def main() -> None:
         peer.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", PEER_COMMIT], check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(peer)], input=archive.stdout, check=True)
+    peer_env = _install_shipped(peer, work / "models-peer", env)
     cpu = max(os.sched_getaffinity(0))
     load = os.getloadavg()
     figures: dict[str, object] = {"cpu": cpu, "load_average_at_start": [round(x, 2) for x in load],
@@ -213,19 +241,22 @@ def main() -> None:
     for n, corpus in corpora.items() if "throughput" in args.parts else ():
         best: dict[str, dict[str, float]] = {}
         for _ in range(args.rounds):
-            for method in ("pmc", "naive", "segment_only", "per_paragraph"):
-                result = _run(method, corpus, cpu=cpu, env=env, peer=peer)
+            for method in ROUND:
+                result = _run(method, corpus, cpu=cpu, env=env, peer=peer, peer_env=peer_env)
                 if method not in best or result["seconds"] < best[method]["seconds"]:
                     best[method] = result
         row = {m: best[m] for m in best}
         row["pmc_vs_naive"] = round(best["pmc"]["per_s"] / best["naive"]["per_s"], 2)
+        row["pmc_fallback_vs_naive"] = round(best["pmc_fallback"]["per_s"] / best["naive"]["per_s"], 2)
+        row["pmc_vs_pmc_fallback"] = round(best["pmc"]["per_s"] / best["pmc_fallback"]["per_s"], 2)
         row["pmc_vs_per_paragraph"] = round(best["pmc"]["per_s"] / best["per_paragraph"]["per_s"], 2)
         row["pmc_share_of_segment_only"] = round(best["pmc"]["per_s"] / best["segment_only"]["per_s"], 2)
         row["mb"] = round(corpus.stat().st_size / 1e6, 1)
         figures["sizes"][str(n)] = row
-        print(f"{n:>9,} paragraphs ({row['mb']} MB): pmc {best['pmc']['per_s']:>6,}/s  naive {best['naive']['per_s']:>6,}/s  "
+        print(f"{n:>9,} paragraphs ({row['mb']} MB): pmc {best['pmc']['per_s']:>6,}/s  "
+              f"pmc without the C extension {best['pmc_fallback']['per_s']:>6,}/s  naive {best['naive']['per_s']:>6,}/s  "
               f"segmentation only {best['segment_only']['per_s']:>6,}/s  per-paragraph path {best['per_paragraph']['per_s']:>6,}/s"
-              f"  → pmc/naive {row['pmc_vs_naive']}×")
+              f"  → pmc/naive {row['pmc_vs_naive']}× (without the C extension {row['pmc_fallback_vs_naive']}×)")
 
     largest = corpora[max(corpora)]
     out = work / "out.jsonl"
@@ -254,26 +285,37 @@ def main() -> None:
               f"({cpu_s['dask_2']:.1f} CPU-s) on {max(corpora):,} paragraphs")
 
     one = json.dumps({"text": "边检站加强口岸查缉，严防偷渡人员闯关出境。"}, ensure_ascii=False).encode() + b"\n"
-    starts: dict[str, list[float]] = {"pmc": [], "peer": []}
+    starts: dict[str, list[float]] = {"pmc": [], "pmc_fallback": [], "base": [], "peer": [], "python_c_pass": []}
     if "cold" not in args.parts:
         starts = {}
-    for cwd in (ROOT, peer) if starts else ():  # compile the bytecode once, as an installed package has it
-        subprocess.run([sys.executable, "-m", "classifier.cli", "classify", "-"], input=one, env={**env, "PYTHONPATH": str(cwd)},
-                       cwd=cwd, check=True, capture_output=True)
+    base, base_env = work / "base", env
+    if starts:  # the batch path before the C extension and serving format 2
+        base.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASE_COMMIT], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        base_env = _install_shipped(base, work / "models-base", env)
+    for cwd, extra in ((ROOT, env), (peer, peer_env), (base, base_env)) if starts else ():  # compile the bytecode once,
+        subprocess.run([sys.executable, "-m", "classifier.cli", "classify", "-"], input=one,  # as an install has it
+                       env={**extra, "PYTHONPATH": str(cwd)}, cwd=cwd, check=True, capture_output=True)
+    fallback = {**env, "PMC_PURE_PYTHON": "1"}
     for _ in range(7 if starts else 0):
-        for name, cwd in (("pmc", ROOT), ("peer", peer)):
+        for name, cwd, extra in (("pmc", ROOT, env), ("pmc_fallback", ROOT, fallback), ("base", base, base_env),
+                                 ("peer", peer, peer_env)):
             start = time.perf_counter()
             subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-m", "classifier.cli", "classify", "-"], input=one,
-                           env={**env, "PYTHONPATH": str(cwd)}, cwd=cwd, check=True, capture_output=True)
+                           env={**extra, "PYTHONPATH": str(cwd)}, cwd=cwd, check=True, capture_output=True)
             starts[name].append(time.perf_counter() - start)
+        start = time.perf_counter()  # the interpreter alone, with this machine's site hooks: the floor
+        subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", "pass"], env=env, check=True)
+        starts["python_c_pass"].append(time.perf_counter() - start)
     if starts:
         figures["cold_start_s"] = {name: {"best": round(min(v), 3), "median": round(sorted(v)[3], 3)} for name, v in starts.items()}
         probe = ("import sys, time; t = time.perf_counter(); import numpy; print(time.perf_counter() - t)")
         figures["cold_start_s"]["numpy_import_best"] = round(min(
             float(subprocess.run(["taskset", "-c", str(cpu), sys.executable, "-c", probe], capture_output=True, text=True,
                                  env=env).stdout) for _ in range(5)), 3)
-        print(f"cold start: pmc best {min(starts['pmc']):.3f} s, median {sorted(starts['pmc'])[3]:.3f} s; "
-              f"peer best {min(starts['peer']):.3f} s, median {sorted(starts['peer'])[3]:.3f} s")
+        print("cold start: " + "; ".join(f"{name} best {min(v):.3f} s, median {sorted(v)[3]:.3f} s"
+                                         for name, v in starts.items()))
 
     if args.rss and "rss" in args.parts:
         base = corpora[max(corpora)]
@@ -298,6 +340,7 @@ def main() -> None:
 
 
 PEER_COMMIT = "aec2a53"  # the last commit before the batch path (issue 12)
+BASE_COMMIT = "0394a37"  # the batch path before the C extension and serving format 2
 
 if __name__ == "__main__":
     main()

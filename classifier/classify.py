@@ -39,7 +39,6 @@ from .text.language import detect_language
 from .text.normalize import fold
 from .text.paragraph import Paragraph, paragraph_id
 from .text.reader import RecordError, iter_jsonl, read_document, read_document_bytes, read_stream_bytes
-from .text.segmenter import segment
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -60,6 +59,13 @@ BATCH_SIZE = 1024
 _RECORD_FIELDS = frozenset(("id", "doc", "index", "text", "lang"))
 
 ErrorSink = Callable[[str], None]
+
+
+
+def _segment(document: Any) -> Iterator[Paragraph]:
+    from .text.segmenter import segment  # its regexes are compiled only when a document is read
+
+    return segment(document)
 
 
 def paragraph_from_record(record: dict[str, Any], *, source: str, line: int, detect: bool = True,
@@ -126,7 +132,7 @@ def iter_paragraphs(inputs: Iterable[str | Path], *, on_error: ErrorSink,
             continue
         for warning in document.warnings:
             (on_warning or on_error)(warning)
-        yield from segment(document)
+        yield from _segment(document)
 
 
 def _iter_stdin(on_error: ErrorSink) -> Iterator[Paragraph]:
@@ -145,7 +151,7 @@ def _iter_stdin(on_error: ErrorSink) -> Iterator[Paragraph]:
                 on_error(str(exc))
         return
     try:
-        yield from segment(read_document_bytes(read_stream_bytes(stream, name="stdin"), name="stdin.txt"))
+        yield from _segment(read_document_bytes(read_stream_bytes(stream, name="stdin"), name="stdin.txt"))
     except InputError as exc:
         on_error(str(exc))
 

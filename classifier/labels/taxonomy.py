@@ -10,7 +10,6 @@ model can refuse a codebook it was not trained with.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +28,7 @@ __all__ = [
     "Category",
     "Taxonomy",
     "load_taxonomy",
+    "taxonomy_hash",
     "default_taxonomy_path",
     "EXAMPLE_LANGS",
 ]
@@ -198,11 +198,26 @@ def _load_cached(path: str) -> Taxonomy:
             f"{path}: cannot read the codebook ({exc.strerror}); "
             f"check the path or restore labels/taxonomy.toml from git"
         ) from None
+    import tomllib  # here: a model's load checks the codebook by its hash, without parsing it
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise TaxonomyError(f"{path}: not valid UTF-8 TOML ({exc}); fix the syntax") from None
-    return _parse(data, path=path, digest=hashlib.sha256(raw).hexdigest()[:16])
+    return _parse(data, path=path, digest=_digest(raw))
+
+
+def _digest(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def taxonomy_hash(path: str | Path | None = None) -> str | None:
+    """`load_taxonomy(path).hash` without parsing the file (None if it cannot be read): what a
+    model's load compares with the hash in its card."""
+    try:
+        return _digest(Path(path or default_taxonomy_path()).read_bytes())
+    except OSError:
+        return None
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], *, path: str, where: str) -> None:

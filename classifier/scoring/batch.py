@@ -14,23 +14,33 @@ same features (`featurize`), the same arithmetic in the same order, the same dec
   that the sparse path uses, on arrays in the same (row, column) order, and the linear scores
   are summed per row in column order from zero, as scipy's sparse-times-dense product does.
 
-So the scores are equal to the per-paragraph path's bit for bit (tests assert it to 1e-9 on
-adversarial text). A feature block this module has no vectorised form for is computed per text
-through its reference functions, still without scipy.
+With the optional C extension (`text.scan.compiled()`), the token codes and pairs, the Han
+n-grams and the linear sums run in `_scan` instead: a vocabulary table hashed over code points
+(pure-ASCII text is tokenised there too, by `tokenize._word_tokens`' rules, so its tokens never
+become Python strings), a scan of each text's code points, and one loop adding value × weight
+per row in array order (built without fused multiply-add, so every sum rounds as numpy's does).
+The lookup tables come from the model's stored `featurize.lookup_arrays`. Without it the numpy
+code above runs; a scorer keeps the path it was built with.
+
+So the scores are equal to the per-paragraph path's bit for bit, on either path (tests assert it
+to 1e-9 on adversarial text). A feature block this module has no vectorised form for is
+computed per text through its reference functions, still without scipy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain, repeat
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from ..text.concepts import ConceptMatcher
+from ..text.scan import compiled
 from . import blocks as B
 from .decision import calibrated, decide
-from .featurize import concept_values, l2_normalize_values, sublinear_tfidf
+from .featurize import HAN_CODE_RANGES, concept_values, l2_normalize_values, sublinear_tfidf
 from .serving import ServingModel
 
 __all__ = ["BatchScorer", "Features"]
@@ -38,8 +48,6 @@ __all__ = ["BatchScorer", "Features"]
 # (row of each stored value, its column within the block, its value), rows ascending and
 # columns ascending within a row: the CSR layout, without the matrix.
 Features = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-_HAN_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))  # = featurize._HAN_RUN
 
 
 def _counts(rows: np.ndarray, columns: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,17 +79,39 @@ def _tfidf(rows: np.ndarray, columns: np.ndarray, n: int, *, width: int, idf: np
 class _WordBlock:
     """Words (and any 1- or 2-gram block over a tokenizer): token codes for the whole batch."""
 
-    def __init__(self, block: Any) -> None:
+    def __init__(self, block: Any, native: ModuleType | None) -> None:
         self.block = block
-        self.width = len(block.vocabulary)
-        # Tokens hold no space, so only the grams without one can match a token: a dictionary a
+        self.width = block.width
+        arrays = block.index_arrays()
+        # Tokens hold no space, so only the grams without one can match a token: a table a
         # fifth of the size, which the lookups of every token of the batch go through.
-        self.vocabulary: dict[str, int] = {g: c for g, c in block.vocabulary.items() if " " not in g}
-        self.pair_keys, self.pair_columns = block._index.pair_arrays()
+        self.table: Any = None  # the compiled lookup, or
+        self.vocabulary: dict[str, int] = {}  # the fallback's
+        if native is not None and block.grams_text is not None:  # no str made per gram
+            self.table = native.vocabulary_from_lines(block.grams_text, arrays["unigram_columns"])
+        else:
+            grams, columns = block.grams, arrays["unigram_columns"].tolist()
+            keys = [grams[c] for c in columns]
+            if native is not None:
+                self.table = native.Vocabulary(keys, columns)
+            else:
+                self.vocabulary = dict(zip(keys, columns))
+        self.pair_keys, self.pair_columns = arrays["pair_keys"], arrays["pair_columns"]
         self.bigrams = block.max_n == 2
+        # The compiled table tokenises pure-ASCII text itself (the word tokens of
+        # `Tokenizer.tokens_folded`, looked up without making a string of each).
+        self.ascii_words = self.table is not None and block.kind == B.WORDS
 
     def features(self, folded: Sequence[str]) -> Features:
-        tokens = [self.block._tokenize(text) for text in folded]
+        tokenize = self.block._tokenize
+        if self.table is not None:
+            items = ([text if text.isascii() else tokenize(text) for text in folded] if self.ascii_words
+                     else [tokenize(text) for text in folded])
+            rows_bytes, columns_bytes = self.table.word_grams(items, self.pair_keys, self.pair_columns, self.width,
+                                                              self.bigrams, self.block.stem)
+            return _tfidf(np.frombuffer(rows_bytes, dtype=np.int32), np.frombuffer(columns_bytes, dtype=np.int32),
+                          len(folded), width=self.width, idf=self.block.idf, weight=self.block.weight)
+        tokens = [tokenize(text) for text in folded]
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
         flat = list(chain.from_iterable(tokens))
         codes = np.fromiter(map(self.vocabulary.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
@@ -103,35 +133,31 @@ class _WordBlock:
 class _HanCharBlock:
     """Han character uni- and bigrams, read off the batch's code points."""
 
-    def __init__(self, block: Any) -> None:
+    def __init__(self, block: Any, native: ModuleType | None) -> None:
         self.block = block
-        self.width = len(block.vocabulary)
-        grams, columns, lengths, codes = _han_grams(block)
-        starts = np.cumsum(lengths) - lengths
+        self.width = block.width
+        self.native = native
+        arrays = block.index_arrays()
         self.unigram = np.full(0x10000, -1, dtype=np.int64)
-        one = lengths == 1
-        self.unigram[codes[starts[one]]] = columns[one]
-        two = lengths == 2
-        keys = (codes[starts[two]].astype(np.int64) << 16) | codes[starts[two] + 1].astype(np.int64)
-        order = np.argsort(keys)
-        self.bigram_keys = keys[order]
-        self.bigram_columns = columns[two][order]
+        self.unigram[arrays["han_unigram_codes"]] = arrays["han_unigram_columns"]
+        self.bigram_keys = arrays["han_bigram_keys"]
+        self.bigram_columns = arrays["han_bigram_columns"]
 
     @staticmethod
     def fits(block: Any) -> bool:
         """Whether every gram of the vocabulary is one or two Han characters (as char_ngrams makes)."""
-        _grams, _columns, lengths, codes = _han_grams(block)
-        han = np.zeros(len(codes), dtype=bool)
-        for lo, hi in _HAN_RANGES:
-            han |= (codes >= lo) & (codes <= hi)
-        return bool(np.all((lengths >= 1) & (lengths <= 2)) and np.all(han))
+        return "han_unigram_codes" in block.index_arrays()
 
     def features(self, folded: Sequence[str]) -> Features:
+        if self.native is not None:
+            rows_bytes, columns_bytes = self.native.han_grams(folded, self.unigram, self.bigram_keys, self.bigram_columns)
+            return _tfidf(np.frombuffer(rows_bytes, dtype=np.int32), np.frombuffer(columns_bytes, dtype=np.int32),
+                          len(folded), width=self.width, idf=self.block.idf, weight=self.block.weight)
         lengths = np.fromiter(map(len, folded), dtype=np.int64, count=len(folded))
         codes = np.frombuffer("\x00".join(folded).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         rows = np.repeat(np.arange(len(folded), dtype=np.int32), lengths + 1)[: len(codes)]
         han = np.zeros(len(codes), dtype=bool)
-        for lo, hi in _HAN_RANGES:
+        for lo, hi in HAN_CODE_RANGES:
             han |= (codes >= lo) & (codes <= hi)
         where = np.flatnonzero(han)
         uni = self.unigram[codes[where]]
@@ -146,15 +172,6 @@ class _HanCharBlock:
             column_parts.append(self.bigram_columns[at[found]])
         return _tfidf(np.concatenate(row_parts), np.concatenate(column_parts), len(folded),
                       width=self.width, idf=self.block.idf, weight=self.block.weight)
-
-
-def _han_grams(block: Any) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-    """A character block's grams, their columns and lengths, and the code points of them all."""
-    grams = list(block.vocabulary)
-    columns = np.fromiter(block.vocabulary.values(), dtype=np.int64, count=len(grams))
-    lengths = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
-    codes = np.frombuffer("".join(grams).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return grams, columns, lengths, codes
 
 
 class _TextByTextBlock:
@@ -191,13 +208,13 @@ class _ConceptBlock:
         return rows, columns, values
 
 
-def _plan(block: Any) -> Any:
+def _plan(block: Any, native: ModuleType | None) -> Any:
     if block.__class__.__name__ == "_ConceptBlock":
         return _ConceptBlock(block)
     if block.kind == B.CHARS and _HanCharBlock.fits(block):
-        return _HanCharBlock(block)
+        return _HanCharBlock(block, native)
     if block.max_n in (1, 2) and block.kind != B.CHARS:
-        return _WordBlock(block)
+        return _WordBlock(block, native)
     return _TextByTextBlock(block)
 
 
@@ -207,7 +224,8 @@ class BatchScorer:
     def __init__(self, model: ServingModel) -> None:
         self.model = model
         self.labels = model.labels
-        self._blocks = [_plan(block) for block in model.blocks]
+        self.native = compiled()  # the compiled inner loops, or None: the pure-Python ones
+        self._blocks = [_plan(block, self.native) for block in model.blocks]
         self._offsets = np.cumsum([0] + [block.width for block in model.blocks])[:-1]
         self._coef_by_label = np.ascontiguousarray(model.coef.T)  # one contiguous row per label: fast gathers
 
@@ -224,7 +242,12 @@ class BatchScorer:
         columns = np.concatenate([p[1] + offset for p, offset in zip(parts, self._offsets)])
         values = np.concatenate([p[2] for p in parts])
         # bincount adds in array order: within a row, block order then column order, as in the
-        # stacked matrix.
+        # stacked matrix. The compiled loop adds in the same order.
+        if self.native is not None:
+            labels = len(self._coef_by_label)
+            sums = self.native.linear_scores(rows.astype(np.int64, copy=False), columns.astype(np.int64, copy=False),
+                                             values, self._coef_by_label, n, labels)
+            return np.frombuffer(sums, dtype=np.float64).reshape(n, labels) + self.model.intercept
         out = np.empty((n, len(self._coef_by_label)))
         for j, weights in enumerate(self._coef_by_label):
             out[:, j] = np.bincount(rows, weights=values * weights[columns], minlength=n)

@@ -26,10 +26,11 @@ from ..text.concepts import ConceptMatcher
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-__all__ = ["NgramIndex", "word_ngrams", "char_ngrams", "subword_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows",
+__all__ = ["NgramIndex", "HAN_CODE_RANGES", "lookup_arrays", "word_ngrams", "char_ngrams", "subword_ngrams", "tfidf_rows", "concept_rows", "l2_normalize_rows",
            "gram_counts", "tfidf_from_counts", "sublinear_tfidf", "l2_normalize_values", "concept_values"]
 
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+HAN_CODE_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))  # = _HAN_RUN, for arrays of code points
 
 
 def word_ngrams(tokens: list[str], max_n: int) -> list[str]:
@@ -111,12 +112,13 @@ class NgramIndex:
     string is built per bigram on the hot path.
     """
 
-    def __init__(self, vocabulary: dict[str, int], max_n: int) -> None:
+    def __init__(self, vocabulary: dict[str, int], max_n: int, *,
+                 pairs: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.vocabulary = vocabulary
         self.max_n = max_n
         self._width = len(vocabulary)
         self._pair_dict: dict[int, int] | None = None
-        self._pair_arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self._pair_arrays = pairs  # `pair_arrays()` saved with the model, or None: computed here
 
     def pair_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The known bigrams as sorted codes ``first_column * width + second_column`` and their
@@ -161,6 +163,33 @@ class NgramIndex:
             if j is not None
         ]
         return out
+
+
+def lookup_arrays(grams: list[str], pairs: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays the batch path looks up a block's grams with, from its grams in column order
+    and its `NgramIndex.pair_arrays()`: saved with the model, so that loading it splits no gram.
+
+    `unigram_columns`: the columns of the grams without a space (the only grams a token can
+    be); `pair_keys`, `pair_columns`: the pairs; and when every gram is one or two Han characters
+    (a `char_ngrams` vocabulary): `han_unigram_codes` and `han_unigram_columns`, and the sorted
+    `han_bigram_keys` (first code point << 16 | second) with `han_bigram_columns`.
+    """
+    columns = np.arange(len(grams), dtype=np.int64)
+    spaced = np.fromiter((" " in g for g in grams), dtype=bool, count=len(grams))
+    out = {"unigram_columns": columns[~spaced], "pair_keys": pairs[0], "pair_columns": pairs[1]}
+    lengths = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+    codes = np.frombuffer("".join(grams).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    han = np.zeros(len(codes), dtype=bool)
+    for lo, hi in HAN_CODE_RANGES:
+        han |= (codes >= lo) & (codes <= hi)
+    if np.all((lengths >= 1) & (lengths <= 2)) and np.all(han):
+        starts = np.cumsum(lengths) - lengths
+        one, two = lengths == 1, lengths == 2
+        keys = (codes[starts[two]] << 16) | codes[starts[two] + 1]
+        order = np.argsort(keys)
+        out.update(han_unigram_codes=codes[starts[one]], han_unigram_columns=columns[one],
+                   han_bigram_keys=keys[order], han_bigram_columns=columns[two][order])
+    return out
 
 
 def tfidf_rows(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from ..labels.taxonomy import Taxonomy, load_taxonomy
+from ..labels.taxonomy import Taxonomy, load_taxonomy, taxonomy_hash
 from ..paths import STALE_SECONDS, fsync_directory, models_dir, sweep_stale
 from .serving import SERVING_FILES, ServingModel
 
@@ -168,7 +168,8 @@ def save_model(
 
 
 def ship_version(version: str | None = None, *, registry: Path | str | None = None, dest: Path | str) -> Path:
-    """Copy a version's serving form and card (no pickle) to `dest`, e.g. `models/shipped/`.
+    """Copy a version's serving form (rewritten in the current format) and card (no pickle) to
+    `dest`, e.g. `models/shipped/`.
 
     The repository ships the default model this way, so a fresh clone's first start loads it
     instead of fitting one (`install_shipped`).
@@ -181,9 +182,11 @@ def ship_version(version: str | None = None, *, registry: Path | str | None = No
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for name in SERVING_FILES:
-        shutil.copyfile(folder / name, target / name)
-    shipped = {**card, "files": {name: card["files"][name] for name in SERVING_FILES}, "shipped": True}
+    # Written anew in the current serving format (`serving.FORMAT`), so a version saved by an
+    # older pmc ships with the lookup arrays that make a cold start fast; the numbers are the same.
+    ServingModel.load(folder).save(target)
+    files = {name: file_sha256(target / name) for name in SERVING_FILES}
+    shipped = {**card, "files": files, "shipped": True}
     shipped.pop("sha256", None)  # the pickle's hash: the pickle is not shipped
     (target / _CARD_FILE).write_text(json.dumps(shipped, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return target
@@ -210,8 +213,12 @@ def install_shipped(source: Path | str, *, registry: Path | str | None = None) -
             shutil.copyfile(source / name, staging / name)
         os.replace(staging, final)
         fsync_directory(root)
+    else:
+        # Installed before: perhaps in an older serving format (the same version, re-shipped in
+        # a newer one, has other file hashes). Its files must match its own card.
+        card = _read_card(final)
     for name in SERVING_FILES:
-        _verify(final, name, card["files"][name])
+        _verify(final, name, card.get("files", {}).get(name))
     set_active(version, registry=root)
     return version
 
@@ -317,6 +324,8 @@ def _verify(folder: Path, name: str, expected: str | None) -> Path:
 
 
 def _check_codebook(folder: Path, card: dict[str, Any], taxonomy: Taxonomy | None) -> None:
+    if taxonomy is None and taxonomy_hash() == card.get("taxonomy_hash"):
+        return  # the very codebook the model was trained with (its label ids are the card's): no parse
     taxonomy = taxonomy or load_taxonomy()
     if card.get("taxonomy_hash") != taxonomy.hash:
         raise ModelError(

@@ -2,9 +2,10 @@
 
 `ServingModel.from_classifier()` takes a fitted `MeasureClassifier` apart into its feature
 blocks (word/character TF-IDF vocabularies and idf, concept lexicon), its weight matrix,
-calibration and thresholds. `save()` writes `serving.npz` (numbers, loaded with
-`allow_pickle=False`) and `serving.json` (vocabularies and settings): no code is unpickled
-when serving. scipy.sparse is imported only when sparse feature rows are asked for
+calibration and thresholds. `save()` writes `serving.npz` (numbers and, from format 2 on, each
+block's grams as UTF-8 lines and its lookup arrays; loaded with `allow_pickle=False`) and
+`serving.json` (settings and the concept lexicon): no code is unpickled when serving. Format 1
+(grams in the JSON, no lookup arrays) still loads; vocabularies are built on first use. scipy.sparse is imported only when sparse feature rows are asked for
 (`features`, the app and explanations); `pmc classify` scores through `batch.BatchScorer`, which
 needs only numpy. Scores are
 identical to the estimator's (`featurize` is the one implementation of the features,
@@ -27,7 +28,7 @@ from ..text.normalize import fold
 from ..text.tokenize import Tokenizer
 from . import blocks as B
 from .decision import calibrated, decide, effective_thresholds
-from .featurize import NgramIndex, char_ngrams, concept_rows, subword_ngrams, tfidf_rows
+from .featurize import NgramIndex, char_ngrams, concept_rows, lookup_arrays, subword_ngrams, tfidf_rows
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -35,22 +36,74 @@ if TYPE_CHECKING:
 __all__ = ["ServingModel", "SERVING_FILES"]
 
 SERVING_FILES = ("serving.json", "serving.npz")
+# 1: grams in the JSON; weights, calibration, thresholds in the npz. 2: each TF-IDF block's grams
+# as UTF-8 lines in the npz (`grams_I`; no JSON of 156,000 strings to parse) and its lookup
+# arrays (`index_I_NAME`, `featurize.lookup_arrays`), so that loading builds no dictionary and
+# splits no gram. Both load.
+FORMAT = 2
+_INDEX_PREFIX = "index_"
+_GRAMS_PREFIX = "grams_"
 
 
-@dataclass
 class _TfidfBlock:
-    kind: str  # blocks.WORDS or blocks.CHARS
-    vocabulary: dict[str, int]
-    idf: np.ndarray
-    max_n: int
-    terms: tuple[str, ...] = ()
-    stem: bool = False
-    weight: float = 1.0  # the FeatureUnion's transformer weight for this block
+    """A TF-IDF block: its grams in column order, idf, tokenizer settings and lookup arrays.
 
-    def __post_init__(self) -> None:
+    `vocabulary` (gram -> column) is built on first use from `grams`: the batch path with the
+    compiled inner loops never needs it, so a cold `pmc classify` does not build a dictionary of
+    every gram. `index_arrays()` are the arrays the batch path looks grams up with; a model
+    saved in format 2 stores them, an older one computes them when first asked.
+    """
+
+    def __init__(self, kind: str, vocabulary: dict[str, int] | None, idf: np.ndarray, max_n: int,
+                 terms: tuple[str, ...] = (), stem: bool = False, weight: float = 1.0, *,
+                 grams: list[str] | None = None, grams_text: bytes | None = None,
+                 index_arrays: dict[str, np.ndarray] | None = None) -> None:
+        if vocabulary is None and grams is None and grams_text is None:
+            raise ValueError("a TF-IDF block needs its vocabulary or its grams")
+        self.kind = kind  # blocks.WORDS, blocks.CHARS or blocks.SUBWORDS
+        self._vocabulary = vocabulary
+        self._grams = grams
+        self.grams_text = grams_text  # the grams in column order as UTF-8 lines, as format 2 stores them
+        self.idf = idf
+        self.max_n = max_n
+        self.terms = terms
+        self.stem = stem
+        self.weight = weight  # the FeatureUnion's transformer weight for this block
+        self._index_arrays = index_arrays
+        self._ngram_index: NgramIndex | None = None
         self._tokenize = (Tokenizer(self.terms, stem=self.stem).tokens_folded if self.kind == B.WORDS
                           else subword_ngrams if self.kind == B.SUBWORDS else char_ngrams)
-        self._index = NgramIndex(self.vocabulary, self.max_n)
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        if self._vocabulary is None:
+            grams = self.grams
+            self._vocabulary = dict(zip(grams, range(len(grams))))
+        return self._vocabulary
+
+    @property
+    def grams(self) -> list[str]:
+        """Every gram, in column order."""
+        if self._grams is None:
+            if self.grams_text is not None:
+                self._grams = self.grams_text.decode("utf-8").split("\n") if self.grams_text else []
+            else:
+                self._grams = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        return self._grams
+
+    @property
+    def _index(self) -> NgramIndex:
+        if self._ngram_index is None:
+            arrays = self._index_arrays
+            pairs = (arrays["pair_keys"], arrays["pair_columns"]) if arrays else None
+            self._ngram_index = NgramIndex(self.vocabulary, self.max_n, pairs=pairs)
+        return self._ngram_index
+
+    def index_arrays(self) -> dict[str, np.ndarray]:
+        """`featurize.lookup_arrays` of this block (stored with the model from format 2 on)."""
+        if self._index_arrays is None:
+            self._index_arrays = lookup_arrays(self.grams, self._index.pair_arrays())
+        return self._index_arrays
 
     def rows(self, folded: list[str]) -> sp.csr_matrix:
         matrix = tfidf_rows(folded, tokenizer=self._tokenize, index=self._index, idf=self.idf)
@@ -60,10 +113,10 @@ class _TfidfBlock:
 
     @property
     def width(self) -> int:
-        return len(self.vocabulary)
+        return len(self.idf)  # one idf per column
 
     def names(self) -> list[str]:
-        return sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+        return list(self.grams)
 
 
 @dataclass
@@ -192,13 +245,20 @@ class ServingModel:
             "coef": self.coef.T, "intercept": self.intercept, "calibration": self.calibration,
             "thresholds": self.thresholds,
         }
-        meta: dict[str, Any] = {"format": 1, "labels": list(self.labels), "blocks": []}
+        meta: dict[str, Any] = {"format": FORMAT, "labels": list(self.labels), "blocks": []}
         for i, block in enumerate(self.blocks):
             if isinstance(block, _TfidfBlock):
                 arrays[f"idf_{i}"] = block.idf
-                grams = sorted(block.vocabulary, key=block.vocabulary.__getitem__)
-                meta["blocks"].append({"kind": block.kind, "grams": grams, "max_n": block.max_n,
-                                       "terms": list(block.terms), "stem": block.stem, "weight": block.weight})
+                for name, values in block.index_arrays().items():
+                    arrays[f"{_INDEX_PREFIX}{i}_{name}"] = values
+                entry = {"kind": block.kind, "max_n": block.max_n, "terms": list(block.terms), "stem": block.stem,
+                         "weight": block.weight}
+                grams = block.grams
+                if all(g and "\n" not in g for g in grams):  # (scikit-learn makes no empty gram)
+                    arrays[f"{_GRAMS_PREFIX}{i}"] = np.frombuffer("\n".join(grams).encode("utf-8"), dtype=np.uint8)
+                else:
+                    entry["grams"] = grams
+                meta["blocks"].append(entry)
             else:
                 meta["blocks"].append({"kind": B.CONCEPTS, "lexicon": [[k, list(t)] for k, t in block.lexicon],
                                        "weight": block.weight, "binary": block.binary, "categories": block.categories})
@@ -216,8 +276,13 @@ class ServingModel:
                 blocks.append(_ConceptBlock(tuple((k, tuple(t)) for k, t in block["lexicon"]), float(block["weight"]),
                                             bool(block["binary"]), list(block["categories"])))
             else:
-                vocabulary = dict(zip(block["grams"], range(len(block["grams"]))))
-                blocks.append(_TfidfBlock(block["kind"], vocabulary, data[f"idf_{i}"], int(block["max_n"]),
-                                          tuple(block["terms"]), bool(block["stem"]), float(block.get("weight", 1.0))))
+                # Format 1 (before issue 12's cold start work) has no lookup arrays: the block
+                # computes them when first asked, as it always did at load.
+                prefix = f"{_INDEX_PREFIX}{i}_"
+                index = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)} or None
+                text = data[f"{_GRAMS_PREFIX}{i}"].tobytes() if "grams" not in block else None
+                blocks.append(_TfidfBlock(block["kind"], None, data[f"idf_{i}"], int(block["max_n"]),
+                                          tuple(block["terms"]), bool(block["stem"]), float(block.get("weight", 1.0)),
+                                          grams=block.get("grams"), grams_text=text, index_arrays=index))
         return cls(labels=tuple(meta["labels"]), blocks=blocks, coef=data["coef"], intercept=data["intercept"],
                    calibration=data["calibration"], thresholds=data["thresholds"])

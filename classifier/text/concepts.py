@@ -14,7 +14,9 @@ batch automaton spells every character as two symbols (`_split_symbols`: its cod
 16, then the rest, from disjoint alphabets), so no node has more than 16 children at the first
 step and few at the second. A match can only start on a first symbol and end on a second, and
 every fail link of the split trie is the split of the original's, so the scan finds exactly the
-same terms (a test asserts it on adversarial text).
+same terms (a test asserts it on adversarial text). With the optional C extension
+(`scan.compiled()`), the same automaton is built over code points by `_scan.Automaton`, whose
+`iter_long` is pyahocorasick's step for step, children found by hashing instead of a list scan.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from .normalize import fold, fold_with_offsets
+from .normalize import fold_many, fold_with_offsets
+from .scan import compiled
 
 __all__ = ["Lexicon", "ConceptMatch", "ConceptMatcher"]
 
@@ -59,12 +62,12 @@ class ConceptMatcher:
         self.keys = tuple(dict.fromkeys(key for key, _ in lexicon))
         self._index = {key: i for i, key in enumerate(self.keys)}
         self._term_concepts: dict[str, tuple[int, ...]] = {}
-        for key, terms in lexicon:
-            for term in terms:
-                norm = _SPACE.sub(" ", fold(term)).strip()
-                if norm:
-                    found = set(self._term_concepts.get(norm, ())) | {self._index[key]}
-                    self._term_concepts[norm] = tuple(sorted(found))
+        pairs = [(key, term) for key, terms in lexicon for term in terms]
+        for (key, _term), folded in zip(pairs, fold_many([term for _, term in pairs])):  # one OpenCC call
+            norm = _SPACE.sub(" ", folded).strip()
+            if norm:
+                found = set(self._term_concepts.get(norm, ())) | {self._index[key]}
+                self._term_concepts[norm] = tuple(sorted(found))
 
     @cached_property
     def _automaton(self):  # noqa: ANN202 - ahocorasick.Automaton has no type stubs
@@ -107,14 +110,17 @@ class ConceptMatcher:
         return out
 
     @cached_property
-    def _batch_automaton(self) -> tuple[Any, dict[str, Any]]:
-        """The automaton of `_automaton` over `_split_symbols` of the terms, whose value is the
-        term's number, and per term number: length, Latin edges, concept ids (CSR)."""
-        import ahocorasick
-        import numpy as np
+    def _batch_words(self) -> list[tuple[str, int]]:
+        """Every variant of every term with the term's number, in the order they are added."""
+        return [(variant, number) for number, term in enumerate(self._term_concepts) for variant in _variants(term)]
 
-        terms = list(self._term_concepts)
-        words = [(variant, number) for number, term in enumerate(terms) for variant in _variants(term)]
+    @cached_property
+    def _batch_automaton(self) -> Any:
+        """The automaton of `_automaton` over `_split_symbols` of the terms; a match's value is
+        (the term's number, the variant's length)."""
+        import ahocorasick
+
+        words = self._batch_words
         split = _split_symbols("".join(variant for variant, _ in words))
         automaton = ahocorasick.Automaton()
         at = 0
@@ -122,15 +128,59 @@ class ConceptMatcher:
             automaton.add_word(split[at: at + 2 * len(variant)], (number, len(variant)))
             at += 2 * len(variant)
         automaton.make_automaton()
+        return automaton
+
+    @cached_property
+    def _compiled_automaton(self) -> tuple[Any, Any, Any]:
+        """`_automaton` as a `_scan.Automaton` over code points (a match's value is the variant's
+        index), with each variant's term number and length."""
+        import numpy as np
+
+        module = compiled()
+        assert module is not None
+        words = self._batch_words
+        return (module.Automaton([variant for variant, _ in words]),
+                np.array([number for _, number in words], dtype=np.int64),
+                np.array([len(variant) for variant, _ in words], dtype=np.int64))
+
+    def _scan_split(self, codes: Any) -> tuple[Any, Any, Any]:
+        """(term number, end, start) of every `iter_long` match in the joined text's code points,
+        through pyahocorasick over the split symbols."""
+        import numpy as np
+
+        found = list(self._batch_automaton.iter_long(_split_codes(codes)))
+        if not found:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        lasts, values = zip(*found)
+        numbers, sizes = zip(*values)
+        end = np.array(lasts, dtype=np.int64) // 2 + 1
+        return np.array(numbers, dtype=np.int64), end, end - np.array(sizes, dtype=np.int64)
+
+    def _scan_compiled(self, text: str) -> tuple[Any, Any, Any]:
+        """The same as `_scan_split`, through the compiled automaton over code points."""
+        import numpy as np
+
+        automaton, numbers, sizes = self._compiled_automaton
+        lasts, indices = automaton.iter_long(text)
+        index = np.frombuffer(indices, dtype=np.int32)
+        end = np.frombuffer(lasts, dtype=np.int64) + 1
+        return numbers[index], end, end - sizes[index]
+
+    @cached_property
+    def _batch_table(self) -> dict[str, Any]:
+        """Per term number: Latin edges and concept ids (CSR)."""
+        import numpy as np
+
+        terms = list(self._term_concepts)
         concepts = [self._term_concepts[term] for term in terms]
-        table = {
+        return {
             "latin_start": np.array([bool(_LATIN.match(t[0])) for t in terms], dtype=bool),
             "latin_end": np.array([bool(_LATIN.match(t[-1])) for t in terms], dtype=bool),
             "count": np.array([len(c) for c in concepts], dtype=np.int64),
             "offset": np.cumsum([0] + [len(c) for c in concepts])[:-1].astype(np.int64),
             "concepts": np.array([i for c in concepts for i in c], dtype=np.int64),
         }
-        return automaton, table
 
     def concept_hits(self, folded_texts: Sequence[str]) -> tuple[Any, Any]:
         """Every concept hit of `concept_ids` in a batch, in one scan: (row of each hit, its
@@ -140,21 +190,16 @@ class ConceptMatcher:
         empty = np.zeros(0, dtype=np.int64)
         if not self._term_concepts or not folded_texts:
             return empty, empty
-        automaton, table = self._batch_automaton
+        table = self._batch_table
         pieces = [_SPACE.sub(" ", t) if "  " in t or "\n" in t or "\t" in t else t for t in folded_texts]
         lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
         starts = np.cumsum(lengths + 1) - (lengths + 1)
         # The sentinel after each text: no term holds it, so the scan starts afresh on the next.
         text = "\x00".join(pieces) + "\x00"
         codes = _codes(text)
-        found = list(automaton.iter_long(_split_codes(codes)))
-        if not found:
+        number, end, start = self._scan_compiled(text) if compiled() is not None else self._scan_split(codes)
+        if not len(number):
             return empty, empty
-        lasts, values = zip(*found)
-        numbers, sizes = zip(*values)
-        number = np.array(numbers, dtype=np.int64)
-        end = np.array(lasts, dtype=np.int64) // 2 + 1
-        start = end - np.array(sizes, dtype=np.int64)
         # English terms start and end on word edges (see `_matches`), checked for all at once:
         # no [a-z0-9] right before; after, the run of [a-z0-9] must be empty or a known suffix.
         latin = ((codes >= 0x61) & (codes <= 0x7A)) | ((codes >= 0x30) & (codes <= 0x39))
@@ -198,7 +243,8 @@ class ConceptMatcher:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_automaton", None)  # rebuilt on first use after unpickling
-        state.pop("_batch_automaton", None)
+        for name in ("_batch_words", "_batch_automaton", "_compiled_automaton", "_batch_table"):
+            state.pop(name, None)
         return state
 
 

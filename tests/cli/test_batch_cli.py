@@ -55,8 +55,9 @@ def _corpus(folder: Path) -> Path:
     return path
 
 
-def _invoke(env: dict[str, str], *args: str, stdin: bytes | None = None):
-    return CliRunner().invoke(cli, ["classify", *args], env=env, input=stdin, catch_exceptions=False)
+def _invoke(env: dict[str, str], *args: str, stdin: bytes | None = None, env_extra: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, ["classify", *args], env={**env, **(env_extra or {})}, input=stdin,
+                              catch_exceptions=False)
 
 
 def _reference(env: dict[str, str], inputs: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict], list[str]]:
@@ -109,6 +110,22 @@ def test_jobs_give_the_same_bytes(env: dict[str, str], tmp_path: Path, monkeypat
     two = _invoke(env, str(corpus), "-o", str(tmp_path / "two.jsonl"), "--jobs", "2")
     assert one.exit_code == two.exit_code == 10 and one.stderr == two.stderr
     assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+
+
+def test_with_and_without_the_c_extension_the_same_bytes(env: dict[str, str], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`PMC_PURE_PYTHON=1` (what an install without a compiler runs) writes the compiled path's bytes."""
+    from classifier.text import scan
+
+    if scan.compiled() is None:
+        pytest.skip("classifier.text._scan is not built")
+    corpus = _corpus(tmp_path)
+    monkeypatch.setattr(pipeline, "CHUNK_SIZE", 11)
+    compiled = _invoke(env, str(corpus), "-o", str(tmp_path / "compiled.jsonl"))
+    fallback = _invoke(env, str(corpus), "-o", str(tmp_path / "fallback.jsonl"),
+                       env_extra={scan.PURE_PYTHON_VARIABLE: "1"})
+    assert compiled.exit_code == fallback.exit_code == 10 and compiled.stderr == fallback.stderr
+    assert (tmp_path / "compiled.jsonl").read_bytes() == (tmp_path / "fallback.jsonl").read_bytes()
 
 
 def test_line_ranges_cut_whole_lines(tmp_path: Path) -> None:

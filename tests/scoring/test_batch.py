@@ -3,7 +3,9 @@
 The reference is `ServingModel.predict_proba_folded` over `normalize.fold` of each paragraph (the
 path `classify.score_paragraphs` takes); the batch path is `BatchScorer` over
 `normalize.fold_many`, with `language.detect_languages` and `ConceptMatcher.concept_ids_many`.
-Probabilities are asserted to 1e-9 (they are in fact equal bit for bit).
+Probabilities are asserted to 1e-9 (they are in fact equal bit for bit). Every test runs twice:
+with the compiled inner loops (`classifier.text._scan`, skipped when it is not built) and with
+their pure-Python fallback (`PMC_PURE_PYTHON=1`, as on a machine without a compiler).
 """
 
 from __future__ import annotations
@@ -15,11 +17,24 @@ import numpy as np
 import pytest
 
 from classifier.scoring.batch import BatchScorer
+from classifier.text import scan
 from classifier.scoring.serving import ServingModel
 from classifier.text.language import detect_language, detect_languages
 from classifier.text.normalize import fold, fold_many
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["compiled", "fallback"], autouse=True)
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test on both paths: the compiled inner loops and the pure-Python fallback."""
+    if request.param == "fallback":
+        monkeypatch.setenv(scan.PURE_PYTHON_VARIABLE, "1")
+    else:
+        monkeypatch.delenv(scan.PURE_PYTHON_VARIABLE, raising=False)
+        if scan.compiled() is None:
+            pytest.skip("classifier.text._scan is not built (no compiler at install time)")
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +102,7 @@ def test_concept_ids_many_is_concept_ids_of_each(shipped: ServingModel) -> None:
     assert matcher.concept_ids_many([]) == []
 
 
-def test_batch_probabilities_equal_the_per_paragraph_path(shipped: ServingModel) -> None:
+def test_batch_probabilities_equal_the_per_paragraph_path(shipped: ServingModel, path: str) -> None:
     texts = adversarial(shipped)
     # Rows of a sparse product do not depend on each other: a few paragraphs one by one, the
     # rest in one call, all through the per-paragraph path's code.
@@ -95,6 +110,7 @@ def test_batch_probabilities_equal_the_per_paragraph_path(shipped: ServingModel)
     for i in range(0, len(texts), 211):
         assert np.array_equal(shipped.predict_proba_folded([fold(texts[i])])[0], reference[i])
     scorer = BatchScorer(shipped)
+    assert (scorer.native is not None) == (path == "compiled")
     batch = scorer.probabilities(fold_many(texts))
     assert batch.shape == reference.shape
     np.testing.assert_allclose(batch, reference, rtol=0, atol=1e-9)
@@ -120,3 +136,70 @@ def test_other_block_kinds_score_the_same(tmp_path: Path) -> None:
     texts = adversarial(serving)[:400] + [r.text for r in rows]
     reference = serving.predict_proba_folded([fold(t) for t in texts])
     np.testing.assert_allclose(BatchScorer(serving).probabilities(fold_many(texts)), reference, rtol=0, atol=1e-9)
+
+
+def test_the_fallback_runs_when_the_extension_is_absent(shipped: ServingModel, path: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without `_scan` (no compiler when pmc was installed) the batch path runs, in Python."""
+    import sys
+
+    monkeypatch.delenv(scan.PURE_PYTHON_VARIABLE, raising=False)
+    monkeypatch.setitem(sys.modules, "classifier.text._scan", None)  # `import` raises ImportError
+    monkeypatch.setattr(scan, "_MODULE", [])
+    assert scan.compiled() is None
+    scorer = BatchScorer(shipped)
+    assert scorer.native is None
+    texts = adversarial(shipped)[:300]
+    matcher = shipped.concept_matcher()
+    folded = [fold(t) for t in texts]
+    assert matcher.concept_ids_many(folded) == [matcher.concept_ids(f) for f in folded]
+    assert np.array_equal(scorer.probabilities(fold_many(texts)), shipped.predict_proba_folded(folded))
+
+
+@pytest.mark.parametrize("stem", [True, False])
+def test_compiled_ascii_words_are_the_tokenizers(path: str, stem: bool) -> None:
+    """The compiled table tokenises pure-ASCII text itself: every token and every pair of
+    neighbours it finds is the reference tokenizer's (each token its own code here)."""
+    if path != "compiled":
+        pytest.skip("the compiled path only")
+    from classifier.text.tokenize import Tokenizer
+
+    rng = random.Random(5)
+    pieces = ["port", "ports", "policies", "series", "bus", "glass", "days", "plays", "ties", "pies", "ss", "us",
+              "don't", "nation's", "it's", "o'neil", "rock'n'roll", "x's_y", "'s", "s'", "anti-smuggling",
+              "-a", "a-", "a--b", "1,461", "3.5%", "2024", "1999", "2100", "19.5", "1,99", "200%", "1.2.3",
+              "12-abc", "3rd", "a1b2", "_", "__x", "'", "-", ".", ",", "%", " ", "\n", "\t", "A", "Z", "ABCs",
+              "x'", "'x", "a'b'c", "9'a", "s", "ies", "eies", "aies", "cies"]
+    texts = ["", " ", "a", "0", "nation's border", "The nation's 1,461 ports-of-entry don't close; it's 2024."]
+    for _ in range(3000):
+        texts.append("".join(rng.choice(pieces) + rng.choice(["", " ", "", "'", "-", ",", "."])
+                             for _ in range(rng.randrange(1, 12))))
+    tokenizer = Tokenizer(stem=stem)
+    tokens = [tokenizer.tokens_folded(t) for t in texts]
+    assert all(t.isascii() for t in texts)
+    known = sorted({t for ts in tokens for t in ts})
+    code = {t: i for i, t in enumerate(known)}
+    pairs = sorted({code[a] * len(known) + code[b] for ts in tokens for a, b in zip(ts, ts[1:])})
+    pair_keys = np.array(pairs, dtype=np.int64)
+    pair_columns = np.arange(len(pairs), dtype=np.int64) + len(known)
+    table = scan.compiled().Vocabulary(known, list(range(len(known))))
+    for text, expected in zip(texts, tokens):
+        from_text = table.word_grams([text], pair_keys, pair_columns, len(known), True, stem)
+        from_tokens = table.word_grams([expected], pair_keys, pair_columns, len(known), True, stem)
+        assert from_text == from_tokens, (text, expected)
+        got = np.frombuffer(from_text[1], dtype=np.int32)
+        assert [known[c] for c in got if c < len(known)] == expected, text
+
+
+def test_a_stale_build_of_the_extension_is_not_used(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `_scan` built from another version of the source (an editable install not rebuilt) is
+    ignored: the fallback runs instead of failing on a missing function."""
+    import sys
+    import types
+
+    monkeypatch.delenv(scan.PURE_PYTHON_VARIABLE, raising=False)
+    stale = types.ModuleType("classifier.text._scan")
+    stale.VERSION = scan.VERSION - 1
+    monkeypatch.setitem(sys.modules, "classifier.text._scan", stale)
+    monkeypatch.setattr(scan, "_MODULE", [])
+    assert scan.compiled() is None
