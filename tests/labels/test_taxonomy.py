@@ -127,3 +127,11 @@ def test_a_term_in_both_english_lists_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TaxonomyError, match=r"category 'a' concept\[0\] lists 'port' in both en and en_real"):
         load_taxonomy(path)
 
+
+def test_the_real_codebook_marks_english_terms_from_real_text() -> None:
+    taxonomy = load_taxonomy()
+    real = {t for c in taxonomy.concepts for t in c.en_real}
+    assert {"illegal crossing", "guard the border", "false passport"} <= real
+    assert not real & {t for c in taxonomy.concepts for t in c.en}
+    without = {t for _key, terms in taxonomy.lexicon_of(real_en=False) for t in terms}
+    assert not real & without and len(taxonomy.lexicon_of(real_en=False)) == len(taxonomy.lexicon)
