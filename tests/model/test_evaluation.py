@@ -115,7 +115,7 @@ def test_real_cv_keeps_pages_and_stories_on_one_side_and_codebook_rows_train_onl
             Recorder.seen.append((self.train, set(X)))
             return np.zeros((len(X), 1), dtype=np.int64)
 
-    cv = cross_validate(rows, {"r": Recorder}, ["enforcement"], n_splits=4, repeats=2,
+    cv = cross_validate(rows, {"r": lambda _rows: Recorder()}, ["enforcement"], n_splits=4, repeats=2,
                         evaluate=lambda r: r.source != "codebook")
     assert cv["n"] == 16 and cv["n_train_only"] == 6 and cv["leak_free"]
     codebook = {r.text for r in rows if r.source == "codebook"}

@@ -88,8 +88,8 @@ def test_model_beats_the_keyword_baseline_on_grouped_cv() -> None:
     rows = load_labelled()
     cv = cross_validate(
         rows,
-        {"model": lambda: make_model(taxonomy, inner_folds=3),
-         "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=taxonomy.lexicon)},
+        {"model": lambda _rows: make_model(taxonomy, inner_folds=3),
+         "keywords": lambda _rows: KeywordBaseline(labels=taxonomy.label_ids, lexicon=taxonomy.lexicon)},
         taxonomy.label_ids, n_splits=5, repeats=1,
     )
     model, keywords = cv["models"]["model"], cv["models"]["keywords"]
