@@ -190,6 +190,7 @@ def train(
     card: dict[str, Any] = {
         "labels": list(labels),
         "taxonomy_hash": taxonomy.hash,
+        "taxonomy_version": taxonomy.version,
         "training_data": {
             "hash": data_fingerprint(rows),
             "size": len(rows),
