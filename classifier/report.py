@@ -26,13 +26,16 @@ __all__ = ["ABLATIONS", "evaluation_report", "render_report", "metrics_table", "
 # Each variant changes one thing of the shipped configuration.
 ABLATIONS: dict[str, dict[str, Any]] = {
     "shipped": {},
-    "the previous shipped model (words 0.5, C 1, no character n-grams)": {"word_weight": 0.5, "C": 1.0,
-                                                                          "use_chars": False},
+    "the previous shipped model (min_df 1, no NB scaling, no en_real terms)": {"min_df": 1, "nb_scale": 0.0,
+                                                                             "real_en_terms": False},
+    "without naive-Bayes scaling": {"nb_scale": 0.0},
+    "without the concepts' en_real terms": {"real_en_terms": False},
+    "n-grams seen once kept (min_df 1)": {"min_df": 1},
     "without concept features": {"use_concepts": False},
     "without Han character n-grams": {"use_chars": False},
+    "with English subword n-grams": {"use_subwords": True},
     "word features at weight 1": {"word_weight": 1.0},
     "C = 2 (stronger regularisation)": {"C": 2.0},
-    "C = 32 (weaker regularisation)": {"C": 32.0},
     "without the jieba domain dictionary": {"term_dictionary": False},
     "without tuned thresholds (0.5)": {"tune_thresholds": False},
     "without calibration": {"calibrate": False},
@@ -65,7 +68,8 @@ def learning_curve(rows: Sequence[LabelledParagraph], heldout: Sequence[Labelled
     real.sort(key=lambda r: (order[r.doc], r.index))
     out = []
     for n in [*[s for s in sizes if s < len(real)], len(real)]:
-        metrics = evaluate_rows(_fit(taxonomy, codebook + real[:n]), heldout, taxonomy.label_ids)
+        subset = codebook + real[:n]  # harvested terms only where these rows support them
+        metrics = evaluate_rows(_fit(taxonomy, subset, training_rows=subset), heldout, taxonomy.label_ids)
         out.append({"real_rows": n, "macro_f1": metrics["macro_f1"],
                     **{f"macro_{lang}": metrics["by_lang"].get(lang, {}).get("macro_f1") for lang in ("zh", "zh-Hant", "en")}})
     return out
@@ -88,11 +92,11 @@ def evaluation_report(
     baselines = baseline_factories(taxonomy)
     evaluate = real_rows_to_score(rows)
     say("grouped cross-validation on the real rows (codebook examples train only): model and baselines")
-    cv = cross_validate(rows, {"model": lambda: make_model(taxonomy), **baselines}, labels, repeats=repeats,
-                        evaluate=evaluate)
+    cv = cross_validate(rows, {"model": lambda fold_rows: make_model(taxonomy, training_rows=fold_rows), **baselines},
+                        labels, repeats=repeats, evaluate=evaluate)
     say("cross-language transfer")
     transfer = cross_language_transfer([r for r in rows if evaluate is None or evaluate(r)],
-                                       lambda: make_model(taxonomy), labels)
+                                       lambda fold_rows: make_model(taxonomy, training_rows=fold_rows), labels)
     report: dict[str, Any] = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "taxonomy_hash": taxonomy.hash,
@@ -106,13 +110,16 @@ def evaluation_report(
         say("held-out set: shipped model and baselines")
         report["heldout"] = {"n": len(heldout), "model": evaluate_rows(_fit(taxonomy, rows), heldout, labels)}
         for name, make in baselines.items():
-            baseline = fit_model(make(), rows, labels)
+            baseline = fit_model(make(rows), rows, labels)
             report["heldout"][name] = evaluate_rows(baseline, heldout, labels)
     table = []
     for name, overrides in (ablations if ablations is not None else ABLATIONS).items():
         say(f"ablation: {name}")
-        variant_cv = cross_validate(rows, {"m": lambda o=overrides: make_model(taxonomy, **o)}, labels,
-                                    repeats=ablation_repeats, evaluate=evaluate)["models"]["m"]
+        def variant(fold_rows: Sequence[LabelledParagraph], o: dict[str, Any] = overrides) -> Any:
+            return make_model(taxonomy, training_rows=fold_rows, **o)
+
+        variant_cv = cross_validate(rows, {"m": variant}, labels, repeats=ablation_repeats,
+                                    evaluate=evaluate)["models"]["m"]
         entry: dict[str, Any] = {"variant": name, "overrides": {k: list(v) if isinstance(v, tuple) else v
                                                                  for k, v in overrides.items()},
                                  "cv_macro": variant_cv["macro_f1"]["mean"], "cv_sd": variant_cv["macro_f1"]["sd"]}

@@ -19,43 +19,90 @@ from .labels.gold import LabelledParagraph, data_fingerprint
 from .labels.taxonomy import Taxonomy, load_taxonomy
 from .model.estimator import MeasureClassifier
 from .model.evaluation import (
-    CharNgramBaseline, KeywordBaseline, cross_validate, cv_components, evaluate_rows, fit_model, label_matrix,
+    CharNgramBaseline, KeywordBaseline, ModelFactory, cross_validate, cv_components, evaluate_rows, fit_model, label_matrix,
 )
 from .errors import ModelError
 from .paths import PROJECT_ROOT
 from .progress import Step
 from .scoring.registry import save_model
+from .text.concepts import ConceptMatcher, Lexicon
+from .text.normalize import fold
 
-__all__ = ["SHIPPED_PARAMS", "make_model", "baseline_factories", "TrainResult", "train", "data_fingerprint"]
+__all__ = ["SHIPPED_PARAMS", "make_model", "fold_supported", "baseline_factories", "TrainResult", "train", "data_fingerprint"]
 
 # The configuration `pmc train` ships, chosen on the grouped CV over real text (docs/evaluation.md,
-# the ablation table): with 2,300 real paragraphs the words carry the signal, so they weigh three
-# times the concept block, regularisation is light and Han character n-grams are added.
+# the ablation table): the words carry the signal, so they weigh three times the concept block,
+# regularisation is light and Han character n-grams are added; n-grams seen in one paragraph only
+# are dropped (min_df 2), and each label's logistic regression is fitted on naive-Bayes-scaled
+# features (nb_scale, NBSVM-style), which lifted the real CV most of all on English. The concepts'
+# en_real terms (English phrasings found in real text) are in the lexicon (real_en_terms).
 SHIPPED_PARAMS: dict[str, Any] = {
     "use_words": True,
     "word_ngrams": (1, 2),
+    "min_df": 2,
     "word_weight": 3.0,
     "use_concepts": True,
     "concept_weight": 1.0,
     "use_chars": True,
     "C": 8.0,
+    "nb_scale": 1.0,
     "calibrate": True,
     "tune_thresholds": True,
+    "real_en_terms": True,  # the concepts' en_real terms (labels/taxonomy.toml); make_model's, not the estimator's
 }
 
 
-def make_model(taxonomy: Taxonomy | None = None, **overrides: Any) -> MeasureClassifier:
-    """The shipped model configuration (with optional overrides, for ablations)."""
+def make_model(taxonomy: Taxonomy | None = None, *, training_rows: Sequence[LabelledParagraph] | None = None,
+               **overrides: Any) -> MeasureClassifier:
+    """The shipped model configuration (with optional overrides, for ablations).
+
+    ``real_en_terms=False`` leaves the concepts' English terms found in real text (``en_real``)
+    out of the lexicon. `training_rows`, in cross-validation, are the fold's training rows: the
+    terms harvested by reading labelled rows are then kept only where those rows support them
+    (`fold_supported`), so a fold is not credited with a term chosen from the rows it scores.
+    The model that ships (no `training_rows`) keeps every term.
+    """
     taxonomy = taxonomy or load_taxonomy()
     params = {**SHIPPED_PARAMS, **overrides}
-    return MeasureClassifier(labels=taxonomy.label_ids, lexicon=taxonomy.lexicon, **params)
+    lexicon = taxonomy.lexicon_of(real_en=params.pop("real_en_terms", True))
+    if training_rows is not None:
+        lexicon = fold_supported(taxonomy, lexicon, training_rows)
+    return MeasureClassifier(labels=taxonomy.label_ids, lexicon=lexicon, **params)
 
 
-def baseline_factories(taxonomy: Taxonomy) -> dict[str, Callable[[], Any]]:
-    lexicon = taxonomy.lexicon
+def fold_supported(taxonomy: Taxonomy, lexicon: Lexicon, rows: Sequence[LabelledParagraph]) -> Lexicon:
+    """The lexicon a curator reading only `rows` could have written.
+
+    A concept's ``en_real`` term (harvested from labelled real text) stays only if one of `rows`
+    labelled with the concept's category contains it; terms written with the codebook (``zh``,
+    ``en``) always stay. A concept left with no term keeps its (then silent) column.
+    """
+    harvested = {c.key: set(c.en_real) for c in taxonomy.concepts if c.en_real}
+    items = sorted(set().union(*harvested.values()))
+    if not items:
+        return lexicon
+    matcher = ConceptMatcher(tuple((t, (t,)) for t in items))
+    seen_in: set[tuple[str, str]] = set()  # (term, category of a row that contains it)
+    for row in rows:
+        found = {matcher.keys[i] for i in matcher.concept_ids(fold(row.text))}
+        seen_in |= {(t, label) for t in found for label in row.labels}
+    return tuple((key, tuple(t for t in terms
+                             if t not in harvested.get(key, ()) or (t, key.split("/")[0]) in seen_in))
+                 for key, terms in lexicon)
+
+
+def baseline_factories(taxonomy: Taxonomy) -> dict[str, ModelFactory]:
+    """The two baselines as cross-validation factories; the keyword baseline keeps only the
+    harvested terms a fold's training rows support (as `make_model` does)."""
+    def keywords(training_rows: Sequence[LabelledParagraph] | None = None) -> KeywordBaseline:
+        lexicon = taxonomy.lexicon
+        if training_rows is not None:
+            lexicon = fold_supported(taxonomy, lexicon, training_rows)
+        return KeywordBaseline(labels=taxonomy.label_ids, lexicon=lexicon)
+
     return {
-        "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=lexicon),
-        "char_wb_logreg": lambda: CharNgramBaseline(labels=taxonomy.label_ids),
+        "keywords": keywords,
+        "char_wb_logreg": lambda _rows=None: CharNgramBaseline(labels=taxonomy.label_ids),
     }
 
 
@@ -131,7 +178,8 @@ def train(
     if cv_repeats > 0:
         say(f"cross-validating ({cv_folds} grouped folds x {cv_repeats} repeats, model and 2 baselines)")
         cv = cross_validate(
-            rows, {"model": lambda: make_model(taxonomy), **baseline_factories(taxonomy)}, labels,
+            rows, {"model": lambda fold_rows: make_model(taxonomy, training_rows=fold_rows),
+                   **baseline_factories(taxonomy)}, labels,
             n_splits=cv_folds, repeats=cv_repeats, evaluate=real_rows_to_score(rows, cv_folds), progress=progress,
         )
         cv["scored"] = "real" if real_rows_to_score(rows, cv_folds) else "all"
@@ -142,6 +190,7 @@ def train(
     card: dict[str, Any] = {
         "labels": list(labels),
         "taxonomy_hash": taxonomy.hash,
+        "taxonomy_version": taxonomy.version,
         "training_data": {
             "hash": data_fingerprint(rows),
             "size": len(rows),

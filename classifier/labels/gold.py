@@ -36,6 +36,7 @@ __all__ = [
     "LabelledParagraph",
     "GoldReport",
     "SOURCES",
+    "PROVENANCE",
     "load_labelled",
     "read_labelled",
     "parse_labelled_record",
@@ -312,6 +313,10 @@ def read_reference(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+# What every real row says about where it comes from (`date` too, when the page shows one).
+PROVENANCE = ("source_url", "title", "publisher")
+
+
 def check_gold(
     path: str | Path | None = None,
     *,
@@ -341,6 +346,14 @@ def check_gold(
                     f"{where}: id {row.id!r} is not the hash of its text ({paragraph_id(row.text)!r}); "
                     f"the text was edited — re-run the segmenter or fix the id"
                 )
+            if row.source == "real":
+                missing = [k for k in PROVENANCE if not str(row.extra.get(k) or "").strip()]
+                missing += [] if row.lang else ["lang"]
+                if missing:
+                    report.problems.append(
+                        f"{where}: real row without {', '.join(missing)}; record the page's "
+                        f"{', '.join(PROVENANCE)} and the paragraph's lang (and the date when the page shows one)"
+                    )
             if row.id in seen:
                 report.problems.append(f"{where}: duplicate id {row.id!r} (first at {seen[row.id]})")
             else:

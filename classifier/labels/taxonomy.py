@@ -1,7 +1,10 @@
 """The codebook: the taxonomy of policy measures as validated, immutable data.
 
 `labels/taxonomy.toml` is the single source of truth for label ids, names, definitions,
-bilingual concept terms and the example paragraphs written for the codebook. `load_taxonomy()`
+bilingual concept terms and the example paragraphs written for the codebook. A concept's English
+terms come in two lists: `en`, written with the codebook, and `en_real`, phrasings found later in
+the labelled real text (kept apart because they were chosen by reading rows that cross-validation
+also scores; `Taxonomy.lexicon_of(real_en=False)` leaves them out, for the ablation). `load_taxonomy()`
 parses it once into frozen dataclasses, rejects unknown keys, duplicate ids and empty names with
 the file, the key and the fix, and fingerprints the file's content (`Taxonomy.hash`) so a saved
 model can refuse a codebook it was not trained with.
@@ -43,7 +46,7 @@ _CATEGORY_KEYS = {
     "id", "name_en", "name_zh", "definition_en", "definition_zh",
     "include", "exclude", "concept", "example",
 }
-_CONCEPT_KEYS = {"id", "zh", "en"}
+_CONCEPT_KEYS = {"id", "zh", "en", "en_real"}
 _EXAMPLE_KEYS = {"lang", "kind", "text", "labels", "note", "group"}
 
 
@@ -55,6 +58,7 @@ class Concept:
     category: str
     zh: tuple[str, ...]
     en: tuple[str, ...]
+    en_real: tuple[str, ...] = ()  # English phrasings of the labelled real text, added after the codebook's
 
     @property
     def key(self) -> str:
@@ -63,7 +67,7 @@ class Concept:
 
     @property
     def terms(self) -> tuple[str, ...]:
-        return self.zh + self.en
+        return self.zh + self.en + self.en_real
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ class Category:
 
     @property
     def terms_en(self) -> tuple[str, ...]:
-        return tuple(t for c in self.concepts for t in c.en)
+        return tuple(t for c in self.concepts for t in c.en + c.en_real)
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,12 @@ class Taxonomy:
     @property
     def lexicon(self) -> Lexicon:
         """The concepts as plain, picklable data: ((``category/concept``, terms), ...)."""
-        return tuple((c.key, tuple(c.terms)) for c in self.concepts)
+        return self.lexicon_of()
+
+    def lexicon_of(self, *, real_en: bool = True) -> Lexicon:
+        """The lexicon, with or without the concepts' `en_real` terms (a concept left with no
+        term keeps its column: the feature set does not depend on the choice)."""
+        return tuple((c.key, tuple(c.terms if real_en else c.zh + c.en)) for c in self.concepts)
 
     @property
     def zh_terms(self) -> tuple[str, ...]:
@@ -314,9 +323,15 @@ def _parse_category(cat: dict[str, Any], *, label_ids: tuple[str, ...], path: st
             category=cid,
             zh=_strings(raw, "zh", path=path, where=cwhere),
             en=_strings(raw, "en", path=path, where=cwhere),
+            en_real=_strings(raw, "en_real", path=path, where=cwhere),
         )
         if not concept.terms:
             raise TaxonomyError(f"{path}: {cwhere} has no terms; add zh or en terms")
+        twice = sorted(set(concept.en) & set(concept.en_real))
+        if twice:
+            raise TaxonomyError(
+                f"{path}: {cwhere} lists {twice[0]!r} in both en and en_real; keep it in one of them"
+            )
         concepts.append(concept)
     examples = tuple(
         _parse_example(e, category=cid, label_ids=label_ids, path=path, where=f"{where} example[{j}]")

@@ -7,7 +7,11 @@ ending in `_`, clone-able and picklable). `fit(texts, Y, groups=...)`:
 2. runs a grouped inner cross-validation to collect out-of-fold decision scores per label, fits
    a Platt sigmoid per label on them (calibrated probabilities), and picks each label's
    threshold where its out-of-fold F1 is highest (ties broken towards 0.5);
-3. fits one class-balanced LogisticRegression per label on all the data.
+3. fits one class-balanced LogisticRegression per label on all the data. With ``nb_scale`` = α > 0
+   each label's fit sees the features scaled by their naive-Bayes log-count ratios (presence in
+   positives vs negatives, α-smoothed; Wang & Manning's NBSVM, with logistic loss): the penalty
+   then spares the features that separate that label. The weights are scaled back, so the model
+   is still ``features @ coef_.T + intercept_`` over the same features and serves unchanged.
 
 `predict_proba` returns calibrated per-label probabilities; `predict` applies the thresholds
 (optionally scaled), and a row where no label clears its threshold means "none" — both through
@@ -64,6 +68,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         tune_thresholds: bool = True,
         inner_folds: int = 5,
         random_state: int = 0,
+        nb_scale: float = 0.0,
         source_weights: tuple[tuple[str, float], ...] = (),
         calibrate_sources: tuple[str, ...] = (),
     ) -> None:
@@ -84,6 +89,7 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         self.tune_thresholds = tune_thresholds
         self.inner_folds = inner_folds
         self.random_state = random_state
+        self.nb_scale = nb_scale
         self.source_weights = source_weights
         self.calibrate_sources = calibrate_sources
 
@@ -103,13 +109,15 @@ class MeasureClassifier(BaseEstimator, ClassifierMixin):
         n_labels = Y.shape[1]
         coef = np.zeros((n_labels, X.shape[1]))
         intercept = np.full(n_labels, -10.0)  # a label never seen positive is never predicted
+        present = (X != 0).astype(np.float64).tocsr() if self.nb_scale else None
         for j in range(n_labels):
             y = Y[:, j]
             if 0 < y.sum() < len(y):
+                scale = _nb_ratios(present, y, self.nb_scale) if present is not None else None
                 lr = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
                                         solver="liblinear")
-                lr.fit(X, y, sample_weight=weight)
-                coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
+                lr.fit(X if scale is None else X @ sp.diags(scale), y, sample_weight=weight)
+                coef[j], intercept[j] = lr.coef_[0] * (1.0 if scale is None else scale), lr.intercept_[0]
             elif y.sum() == len(y):
                 intercept[j] = 10.0
         return coef, intercept
@@ -217,6 +225,16 @@ def _fold_features(blocks: list[tuple[str, Any, int, float]], train: np.ndarray,
         for kind, matrix, min_df, weight in blocks
     ]
     return sp.hstack(parts, format="csr")
+
+
+def _nb_ratios(present: sp.csr_matrix, y: np.ndarray, alpha: float) -> np.ndarray:
+    """Naive-Bayes log-count ratios per feature (Wang & Manning 2012), as absolute values: the
+    logistic regression is fitted on features scaled by them, so its penalty spares the features
+    that separate the classes; the fitted weights are scaled back, and the model stays linear in
+    the original features."""
+    pos = np.asarray(present[y == 1].sum(axis=0)).ravel() + alpha
+    neg = np.asarray(present[y == 0].sum(axis=0)).ravel() + alpha
+    return np.abs(np.log((pos / pos.sum()) / (neg / neg.sum())))
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -6,7 +6,9 @@ Everything here returns plain dicts (JSON-ready) and prints nothing.
   and the same by language.
 - `cross_validate()` — folds by document and near-duplicate group (never the same or
   near-same text on both sides), repeated with several seeds, mean ± sd; the model and both
-  baselines run on the same folds.
+  baselines run on the same folds. A model factory is called with the fold's training rows
+  (`training.make_model(training_rows=...)` uses them to leave out terms harvested from rows the
+  fold scores).
 - `cross_language_transfer()` — train on one language, test on the other, dropping test rows
   that share a duplicate group (a translation) with the training side.
 - `evaluate_rows()` — score a fitted model on any labelled rows (e.g. the development set).
@@ -32,6 +34,7 @@ from ..progress import Step
 
 __all__ = [
     "MultiLabelModel",
+    "ModelFactory",
     "KeywordBaseline",
     "CharNgramBaseline",
     "label_matrix",
@@ -192,6 +195,10 @@ def fit_model(model: Any, rows: Sequence[LabelledParagraph], labels: Sequence[st
     return model.fit([r.text for r in rows], label_matrix(rows, labels), **kwargs)
 
 
+# A fresh, unfitted model for a fold, given that fold's training rows.
+ModelFactory = Callable[[Sequence[LabelledParagraph]], MultiLabelModel]
+
+
 def cv_components(rows: Sequence[LabelledParagraph]) -> list[str]:
     """What cross-validation keeps on one side: a document, a duplicate group, a story."""
     return split_components([r.doc for r in rows], [r.group for r in rows],
@@ -200,7 +207,7 @@ def cv_components(rows: Sequence[LabelledParagraph]) -> list[str]:
 
 def cross_validate(
     rows: Sequence[LabelledParagraph],
-    models: dict[str, Callable[[], MultiLabelModel]],
+    models: dict[str, ModelFactory],
     labels: Sequence[str],
     *,
     n_splits: int = 5,
@@ -240,7 +247,7 @@ def cross_validate(
             test_texts = [rows[i].text for i in test]
             train_groups = [components[i] for i in train]
             for name, make in models.items():
-                model = fit_model(make(), train_rows, labels, train_groups)
+                model = fit_model(make(train_rows), train_rows, labels, train_groups)
                 predictions[name][test] = model.predict(test_texts)
         for name in models:
             runs[name].append(multilabel_metrics(Y[pool], predictions[name][pool], labels, [langs[i] for i in pool]))
@@ -257,7 +264,7 @@ def cross_validate(
 
 def cross_language_transfer(
     rows: Sequence[LabelledParagraph],
-    make_model: Callable[[], MultiLabelModel],
+    make_model: ModelFactory,
     labels: Sequence[str],
 ) -> dict[str, Any]:
     """Train on English, test on Chinese (zh + zh-Hant), and the reverse.
@@ -274,7 +281,7 @@ def cross_language_transfer(
         train = [i for i, r in enumerate(rows) if r.lang in train_langs]
         train_groups = {rows[i].group for i in train if rows[i].group}
         test = [i for i, r in enumerate(rows) if r.lang in test_langs and not (r.group and r.group in train_groups)]
-        model = make_model()
+        model = make_model([rows[i] for i in train])
         Y = label_matrix(rows, labels)
         model.fit([rows[i].text for i in train], Y[train], groups=[components[i] for i in train])
         pred = model.predict([rows[i].text for i in test])

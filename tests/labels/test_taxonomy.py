@@ -110,3 +110,28 @@ def test_hash_changes_with_content(tmp_path: Path) -> None:
     other.parent.mkdir()
     other.write_text(MINIMAL.replace('"port"', '"port of entry"'), encoding="utf-8")
     assert load_taxonomy(other).hash != first
+
+
+def test_english_terms_found_in_real_text_are_kept_apart_and_can_be_left_out(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL.replace('en = ["port"]', 'en = ["port"]\nen_real = ["airport", "border gate"]'))
+    taxonomy = load_taxonomy(path)
+    concept = taxonomy.concepts[0]
+    assert (concept.en, concept.en_real) == (("port",), ("airport", "border gate"))
+    assert taxonomy.lexicon == (("a/x", ("口岸", "port", "airport", "border gate")),)
+    assert taxonomy.lexicon_of(real_en=False) == (("a/x", ("口岸", "port")),)
+    assert taxonomy.category("a").terms_en == ("port", "airport", "border gate")
+
+
+def test_a_term_in_both_english_lists_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL.replace('en = ["port"]', 'en = ["port"]\nen_real = ["port"]'))
+    with pytest.raises(TaxonomyError, match=r"category 'a' concept\[0\] lists 'port' in both en and en_real"):
+        load_taxonomy(path)
+
+
+def test_the_real_codebook_marks_english_terms_from_real_text() -> None:
+    taxonomy = load_taxonomy()
+    real = {t for c in taxonomy.concepts for t in c.en_real}
+    assert {"illegal crossing", "guard the border", "false passport"} <= real
+    assert not real & {t for c in taxonomy.concepts for t in c.en}
+    without = {t for _key, terms in taxonomy.lexicon_of(real_en=False) for t in terms}
+    assert not real & without and len(taxonomy.lexicon_of(real_en=False)) == len(taxonomy.lexicon)

@@ -70,6 +70,29 @@ def test_the_shipped_gold_file_passes_the_checker() -> None:
     assert report.counts["zh"]["paragraphs"] > 50 and report.counts["en"]["paragraphs"] > 50
 
 
+def test_the_shipped_gold_tells_no_story_of_the_development_set() -> None:
+    dev = Path(__file__).resolve().parents[2].parent / "shared" / "devset" / "dev.jsonl"
+    if not dev.exists():
+        pytest.skip("the development set is not on this machine")
+    report = check_gold(against=[dev])
+    assert report.problems == [] and report.checked_against == [str(dev)]
+    assert report.by_source["real"] >= 3000
+
+
+def test_checker_wants_provenance_on_every_real_row(tmp_path: Path, root: Path) -> None:
+    lines = (root / "labels" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+    number, real = next((n, json.loads(line)) for n, line in enumerate(lines, 1) if '"source": "real"' in line)
+    del real["publisher"]
+    real["title"] = " "
+    lines[number - 1] = json.dumps(real, ensure_ascii=False)
+    path = tmp_path / "gold.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert check_gold(path).problems == [
+        f"{path}:{number}: real row without title, publisher; record the page's source_url, title, publisher "
+        f"and the paragraph's lang (and the date when the page shows one)"
+    ]
+
+
 def test_checker_reports_unknown_labels_duplicates_and_missing_seeds(tmp_path: Path, root: Path) -> None:
     lines = (root / "labels" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])
@@ -115,7 +138,7 @@ def test_real_cv_keeps_pages_and_stories_on_one_side_and_codebook_rows_train_onl
             Recorder.seen.append((self.train, set(X)))
             return np.zeros((len(X), 1), dtype=np.int64)
 
-    cv = cross_validate(rows, {"r": Recorder}, ["enforcement"], n_splits=4, repeats=2,
+    cv = cross_validate(rows, {"r": lambda _rows: Recorder()}, ["enforcement"], n_splits=4, repeats=2,
                         evaluate=lambda r: r.source != "codebook")
     assert cv["n"] == 16 and cv["n_train_only"] == 6 and cv["leak_free"]
     codebook = {r.text for r in rows if r.source == "codebook"}

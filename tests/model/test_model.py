@@ -88,8 +88,8 @@ def test_model_beats_the_keyword_baseline_on_grouped_cv() -> None:
     rows = load_labelled()
     cv = cross_validate(
         rows,
-        {"model": lambda: make_model(taxonomy, inner_folds=3),
-         "keywords": lambda: KeywordBaseline(labels=taxonomy.label_ids, lexicon=taxonomy.lexicon)},
+        {"model": lambda _rows: make_model(taxonomy, inner_folds=3),
+         "keywords": lambda _rows: KeywordBaseline(labels=taxonomy.label_ids, lexicon=taxonomy.lexicon)},
         taxonomy.label_ids, n_splits=5, repeats=1,
     )
     model, keywords = cv["models"]["model"], cv["models"]["keywords"]
@@ -117,15 +117,40 @@ def test_word_vectorizer_equals_sklearn_tfidf(max_n: int, min_df: int) -> None:
     assert abs(difference).max() < 1e-12
 
 
-@pytest.mark.parametrize(("word_weight", "subwords"), [(1.0, False), (0.5, False), (3.0, True)])
-def test_serving_form_scores_exactly_like_the_estimator(tmp_path, word_weight: float, subwords: bool) -> None:
+@pytest.mark.parametrize(("word_weight", "subwords", "nb_scale"), [(1.0, False, 0.0), (0.5, False, 0.0), (3.0, True, 0.0),
+                                                                  (3.0, False, 1.0)])
+def test_serving_form_scores_exactly_like_the_estimator(tmp_path, word_weight: float, subwords: bool,
+                                                         nb_scale: float) -> None:
     from classifier.scoring.serving import ServingModel
 
     tiny_model = MeasureClassifier(labels=LABELS, lexicon=LEXICON, inner_folds=3, word_weight=word_weight,
-                                   use_chars=True, use_subwords=subwords).fit(TEXTS, Y, groups=GROUPS)
+                                   use_chars=True, use_subwords=subwords, nb_scale=nb_scale).fit(TEXTS, Y, groups=GROUPS)
     assert ("subwords" in dict(tiny_model.vectorizer_.transformer_list)) == subwords
     ServingModel.from_classifier(tiny_model).save(tmp_path)
     served = ServingModel.load(tmp_path)
     texts = [*TEXTS, "口岸 patrol 混合 text", ""]
     assert np.allclose(served.predict_proba(texts), tiny_model.predict_proba(texts), atol=1e-12)
     assert (served.predict(texts) == tiny_model.predict(texts)).all()
+
+
+def test_naive_bayes_ratios_are_the_log_count_ratios_of_presence() -> None:
+    from scipy import sparse as sp
+
+    from classifier.model.estimator import _nb_ratios
+
+    present = sp.csr_matrix(np.array([[1, 0, 1], [1, 1, 0], [0, 1, 0], [0, 1, 1]], dtype=float))
+    y = np.array([1, 1, 0, 0])
+    # column counts in positives (2, 1, 1) and negatives (0, 2, 1), each + alpha 1: (3, 2, 2) / 7 and (1, 3, 2) / 6
+    expected = np.abs(np.log((np.array([3, 2, 2]) / 7) / (np.array([1, 3, 2]) / 6)))
+    assert np.allclose(_nb_ratios(present, y, 1.0), expected, atol=1e-15)
+
+
+def test_naive_bayes_scaling_keeps_the_model_linear_in_the_original_features() -> None:
+    scaled = MeasureClassifier(labels=LABELS, lexicon=LEXICON, inner_folds=3, nb_scale=1.0).fit(TEXTS, Y, groups=GROUPS)
+    plain = MeasureClassifier(labels=LABELS, lexicon=LEXICON, inner_folds=3).fit(TEXTS, Y, groups=GROUPS)
+    from classifier.model.features import fold_batch
+
+    features = scaled.vectorizer_.transform(fold_batch(TEXTS))
+    assert np.allclose(scaled.decision_function(TEXTS), features @ scaled.coef_.T + scaled.intercept_, atol=1e-12)
+    assert not np.allclose(scaled.coef_, plain.coef_)  # the scaling changed what the penalty favours
+    assert (scaled.predict(TEXTS) == Y).all()
