@@ -155,3 +155,11 @@ def test_dask_engine_on_a_local_cluster_gives_the_local_bytes(env: dict[str, str
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dask.jsonl", "local.jsonl", "mixed.jsonl", "report.txt"]
     to_stdout = _invoke(env, str(corpus), "--engine", "dask", "--jobs", "2", "--format", "tsv")
     assert to_stdout.stdout == _invoke(env, str(corpus), "--format", "tsv").stdout
+
+
+def test_freed_memory_is_kept_where_the_c_library_is_glibc() -> None:
+    import ctypes.util
+    import platform
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" and ctypes.util.find_library("c")
+    assert pipeline.keep_freed_memory() is bool(glibc)
