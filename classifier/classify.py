@@ -34,7 +34,7 @@ try:  # a core dependency; the standard library's encoder is the fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover
     _orjson = None  # type: ignore[assignment]
-from .paths import fsync_directory, sweep_stale
+from .paths import file_mode, fsync_directory, is_special_file, sweep_stale
 from .text.language import detect_language
 from .text.normalize import fold
 from .text.paragraph import Paragraph, paragraph_id
@@ -229,7 +229,8 @@ def open_output(path: Path, *, inputs: Iterable[str | Path] = ()) -> Iterator[IO
     """A text file to write results to, safely: refused when it is a folder, sits in a missing
     folder or is one of the `inputs`; written to a temporary file beside it and renamed into
     place only when the block ends normally, so a crash or a kill never leaves half a file and
-    never touches an existing one."""
+    never touches an existing one. A device or a pipe (``-o /dev/null``, a FIFO) is written in
+    place: renaming over it would replace the device with a regular file."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give a file name for --output (e.g. {path / 'predictions.jsonl'})")
@@ -239,6 +240,14 @@ def open_output(path: Path, *, inputs: Iterable[str | Path] = ()) -> Iterator[IO
     for item in inputs:
         if str(item) != "-" and Path(item).resolve() == target:
             raise InputError(f"{path}: is also an input; write the output to another file")
+    if is_special_file(path):
+        try:
+            handle = open(path, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write the output ({exc.strerror}); check the path") from None
+        with handle:
+            yield handle
+        return
     sweep_stale(path.parent, (f".{path.name}.*.tmp",))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -246,6 +255,7 @@ def open_output(path: Path, *, inputs: Iterable[str | Path] = ()) -> Iterator[IO
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, file_mode(path))
         os.replace(tmp, path)
         fsync_directory(path.parent)
     except OSError as exc:

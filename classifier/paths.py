@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 __all__ = ["PROJECT_ROOT", "data_dir", "models_dir", "default_db_path", "store_key", "is_store_url", "fsync_directory", "sweep_stale",
-           "STALE_SECONDS"]
+           "STALE_SECONDS", "file_mode", "is_special_file"]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +61,29 @@ def fsync_directory(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def file_mode(path: Path) -> int:
+    """The file's current permission bits, or the usual ones for a new file (0666 less umask):
+    what a file written to a temporary name and renamed into place should get."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def is_special_file(path: Path) -> bool:
+    """An existing path that is not a regular file or folder (/dev/null, a FIFO, a terminal):
+    written in place, never replaced by a rename."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 STALE_SECONDS = 3600.0  # a temporary file or folder older than this was left by a killed process

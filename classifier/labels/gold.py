@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, LabelDataError, TaxonomyError
-from ..paths import PROJECT_ROOT, fsync_directory, sweep_stale
+from ..paths import PROJECT_ROOT, file_mode, fsync_directory, sweep_stale
 from ..text.language import normalize_lang
 from ..text.paragraph import paragraph_id
 from ..text.reader import RecordError, json_lines, read_document
@@ -216,7 +216,7 @@ def write_labelled(rows: Iterable[LabelledParagraph], path: str | Path) -> int:
                 count += 1
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, _mode_of(path))
+        os.chmod(tmp, file_mode(path))
         os.replace(tmp, path)
         fsync_directory(path.parent)
     except OSError as exc:
@@ -227,16 +227,6 @@ def write_labelled(rows: Iterable[LabelledParagraph], path: str | Path) -> int:
         Path(tmp).unlink(missing_ok=True)
         raise
     return count
-
-
-def _mode_of(path: Path) -> int:
-    """The file's current permission bits, or the usual ones for a new file (0666 less umask)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def codebook_records(taxonomy: Taxonomy | None = None) -> list[LabelledParagraph]:

@@ -163,3 +163,25 @@ def test_freed_memory_is_kept_where_the_c_library_is_glibc() -> None:
 
     glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" and ctypes.util.find_library("c")
     assert pipeline.keep_freed_memory() is bool(glibc)
+
+
+def test_output_to_a_pipe_is_written_in_place_and_a_new_file_gets_the_usual_mode(env: dict[str, str],
+                                                                                   tmp_path: Path) -> None:
+    import os
+    import stat
+    import threading
+
+    corpus = _corpus(tmp_path)
+    fifo = tmp_path / "out.fifo"  # like -o /dev/null: renaming over it would replace it with a file
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    piped = _invoke(env, str(corpus), "-o", str(fifo))
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and not list(tmp_path.glob(".out.fifo.*"))
+    written = _invoke(env, str(corpus), "-o", str(tmp_path / "out.jsonl"))
+    assert piped.exit_code == written.exit_code and received == [(tmp_path / "out.jsonl").read_bytes()]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "out.jsonl").stat().st_mode) == 0o666 & ~umask
