@@ -30,7 +30,7 @@ from typing import Any
 from .errors import PmcError
 from .pipeline import CHUNK_SIZE, Chunk, Classifier, Rendered, classify_chunk, iter_chunks, lines_chunks
 
-__all__ = ["Partition", "plan_partitions", "run_partition", "classify_on_dask", "PARTITION_LINES"]
+__all__ = ["Partition", "plan_partitions", "partition_chunks", "run_partition", "classify_on_dask", "PARTITION_LINES"]
 
 PARTITION_LINES = CHUNK_SIZE  # JSONL lines per partition: one batch, a task of a fraction of a second
 
@@ -103,7 +103,8 @@ def _classifier(model_dir: str, fmt: str, threshold_scale: float) -> Classifier:
     return _LOADED[key]
 
 
-def _partition_chunks(partition: Partition) -> Iterator[Chunk]:
+def partition_chunks(partition: Partition) -> Iterator[Chunk]:
+    """The chunks of a partition: its own, or those of its byte range, read here (on the worker)."""
     if partition.chunks:
         yield from partition.chunks
         return
@@ -121,7 +122,7 @@ def run_partition(partition: Partition, *, model_dir: str, fmt: str, threshold_s
     """Classify one partition on a worker: (records, messages, the output bytes or the part's path)."""
     classifier = _classifier(model_dir, fmt, threshold_scale)
     count, errors, pieces = 0, [], []
-    for chunk in _partition_chunks(partition):
+    for chunk in partition_chunks(partition):
         rendered = classify_chunk(chunk, classifier)
         count += rendered.count
         errors += rendered.errors

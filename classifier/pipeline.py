@@ -258,18 +258,31 @@ def _worker_init(model_dir: str, fmt: str, threshold_scale: float) -> None:
         _WORKER["classifier"] = Classifier.load(model_dir, fmt=fmt, threshold_scale=threshold_scale)
 
 
-def _worker_chunk(chunk: Chunk) -> Rendered:
-    return classify_chunk(chunk, _WORKER["classifier"])
+def _worker_chunk(item: Any) -> Rendered:
+    """A chunk, or a `cluster.Partition` (a byte range of a JSONL file that the worker reads
+    itself, so the lines never go through the pipe), classified."""
+    if isinstance(item, Chunk):
+        return classify_chunk(item, _WORKER["classifier"])
+    from .cluster import partition_chunks
+
+    done = [classify_chunk(chunk, _WORKER["classifier"]) for chunk in partition_chunks(item)]
+    return Rendered(b"".join(r.data for r in done), sum(r.count for r in done), [e for r in done for e in r.errors])
 
 
-def run_chunks(chunks: Iterable[Chunk], classifier: Classifier, *, jobs: int = 1,
+def run_chunks(chunks: Iterable[Any], classifier: Classifier, *, jobs: int = 1,
                model_dir: Path | None = None) -> Iterator[Rendered]:
     """Classified chunks in input order; `jobs > 1` classifies them in worker processes that
-    load the model from `model_dir` (the registry version folder) once each."""
+    load the model from `model_dir` (the registry version folder) once each. With workers the
+    items may also be `cluster.Partition`s (`cluster.plan_partitions`): byte ranges of JSONL
+    files that each worker reads itself."""
     keep_freed_memory()  # (inherited by forked workers)
     if jobs <= 1 or model_dir is None:
-        for chunk in chunks:
-            yield classify_chunk(chunk, classifier)
+        _WORKER["classifier"] = classifier
+        try:
+            for item in chunks:
+                yield _worker_chunk(item)
+        finally:
+            _WORKER.pop("classifier", None)
         return
     import multiprocessing as mp
 

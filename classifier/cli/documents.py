@@ -103,7 +103,13 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
                                           parts_dir=parts, scheduler=scheduler, workers=jobs, on_warning=warn)
             else:
                 classifier = Classifier(saved.model, labels, fmt=fmt, threshold_scale=threshold_scale)
-                stream = run_chunks(iter_chunks(inputs, on_warning=warn), classifier, jobs=jobs, model_dir=saved.path)
+                if jobs > 1:  # workers read their byte ranges of JSONL files themselves
+                    from ..cluster import plan_partitions
+
+                    items = plan_partitions(inputs, on_warning=warn)
+                else:
+                    items = iter_chunks(inputs, on_warning=warn)
+                stream = run_chunks(items, classifier, jobs=jobs, model_dir=saved.path)
             for rendered in stream:
                 for message in rendered.errors:
                     report(message)
