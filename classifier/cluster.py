@@ -23,74 +23,15 @@ import os
 import shutil
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import PmcError
-from .pipeline import CHUNK_SIZE, Chunk, Classifier, Rendered, classify_chunk, iter_chunks, lines_chunks
+from .pipeline import (
+    PARTITION_LINES, Classifier, Partition, Rendered, classify_chunk, partition_chunks, plan_partitions,
+)
 
 __all__ = ["Partition", "plan_partitions", "partition_chunks", "run_partition", "classify_on_dask", "PARTITION_LINES"]
-
-PARTITION_LINES = CHUNK_SIZE  # JSONL lines per partition: one batch, a task of a fraction of a second
-
-
-@dataclass(frozen=True)
-class Partition:
-    """A unit of work for one task: a byte range of whole lines of a JSONL file, or chunks."""
-
-    index: int
-    name: str = ""  # a JSONL file as given on the command line (what messages call it)
-    path: str = ""  # the same file's absolute path (what a worker opens)
-    start: int = 0  # byte offset of the first line
-    end: int = 0  # byte offset after the last line
-    first_line: int = 1
-    chunks: tuple[Chunk, ...] = ()
-
-
-def plan_partitions(inputs: Iterable[str], *, lines: int | None = None,
-                    on_warning: Callable[[str], None] | None = None) -> Iterator[Partition]:
-    """Partitions of every input, in input order: JSONL files by ranges of `lines` lines
-    (default `PARTITION_LINES`; read for line breaks only), other inputs as the chunks
-    `pipeline.iter_chunks` makes of them."""
-    lines = lines or PARTITION_LINES
-    index = 0
-    for name in inputs:
-        if name != "-" and name.lower().endswith(".jsonl") and os.path.isfile(name):
-            for start, end, first in _line_ranges(name, lines):
-                yield Partition(index, name=name, path=os.path.abspath(name), start=start, end=end,
-                                first_line=first)
-                index += 1
-            continue
-        for chunk in iter_chunks([name], on_warning=on_warning):
-            yield Partition(index, chunks=(chunk,))
-            index += 1
-
-
-def _line_ranges(path: str, lines: int) -> Iterator[tuple[int, int, int]]:
-    """(start, end, first line number) of consecutive ranges of `lines` lines of a file."""
-    start, first, seen, offset = 0, 1, 0, 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 22):
-            at = 0
-            while True:
-                room = lines - seen
-                found = -1
-                for _ in range(room):  # walk to the range's last line break within this block
-                    found = block.find(b"\n", at)
-                    if found < 0:
-                        break
-                    at = found + 1
-                    seen += 1
-                if seen < lines:
-                    break
-                end = offset + at
-                yield start, end, first
-                start, first, seen = end, first + lines, 0
-            offset += len(block)
-    if offset > start:
-        yield start, offset, first
-
 
 _LOADED: dict[tuple[str, str, float], Classifier] = {}
 
@@ -101,20 +42,6 @@ def _classifier(model_dir: str, fmt: str, threshold_scale: float) -> Classifier:
     if key not in _LOADED:
         _LOADED[key] = Classifier.load(model_dir, fmt=fmt, threshold_scale=threshold_scale)
     return _LOADED[key]
-
-
-def partition_chunks(partition: Partition) -> Iterator[Chunk]:
-    """The chunks of a partition: its own, or those of its byte range, read here (on the worker)."""
-    if partition.chunks:
-        yield from partition.chunks
-        return
-    with open(partition.path, "rb") as handle:
-        handle.seek(partition.start)
-        data = handle.read(partition.end - partition.start)
-    import io
-
-    yield from lines_chunks(io.BytesIO(data), source=partition.name, record_source=partition.name,
-                            first_line=partition.first_line)
 
 
 def run_partition(partition: Partition, *, model_dir: str, fmt: str, threshold_scale: float,

@@ -22,6 +22,7 @@ Dask.
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from .text.paragraph import Paragraph
 from .text.reader import RecordError, bounded_lines, paragraph_record, parse_json_line
 
 __all__ = ["CHUNK_SIZE", "Chunk", "Rendered", "Classifier", "iter_chunks", "classify_chunk", "run_chunks",
-           "lines_chunks"]
+           "lines_chunks", "PARTITION_LINES", "Partition", "plan_partitions", "partition_chunks", "keep_freed_memory"]
 
 CHUNK_SIZE = 2048  # paragraphs (or JSONL lines) per batch
 
@@ -230,6 +231,79 @@ def score_batch(fields: list[tuple[str, str, int, str, str, dict[str, Any]]],
 
 
 # -- running it ---------------------------------------------------------------------------
+# -- partitions: byte ranges of whole lines of a JSONL file, read where they are classified --
+PARTITION_LINES = CHUNK_SIZE  # JSONL lines per partition: one batch, a task of a fraction of a second
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A unit of work for one task: a byte range of whole lines of a JSONL file, or chunks."""
+
+    index: int
+    name: str = ""  # a JSONL file as given on the command line (what messages call it)
+    path: str = ""  # the same file's absolute path (what a worker opens)
+    start: int = 0  # byte offset of the first line
+    end: int = 0  # byte offset after the last line
+    first_line: int = 1
+    chunks: tuple[Chunk, ...] = ()
+
+
+def plan_partitions(inputs: Iterable[str], *, lines: int | None = None,
+                    on_warning: Callable[[str], None] | None = None) -> Iterator[Partition]:
+    """Partitions of every input, in input order: JSONL files by ranges of `lines` lines
+    (default `PARTITION_LINES`; read for line breaks only), other inputs as the chunks
+    `pipeline.iter_chunks` makes of them."""
+    lines = lines or PARTITION_LINES
+    index = 0
+    for name in inputs:
+        if name != "-" and name.lower().endswith(".jsonl") and os.path.isfile(name):
+            for start, end, first in _line_ranges(name, lines):
+                yield Partition(index, name=name, path=os.path.abspath(name), start=start, end=end,
+                                first_line=first)
+                index += 1
+            continue
+        for chunk in iter_chunks([name], on_warning=on_warning):
+            yield Partition(index, chunks=(chunk,))
+            index += 1
+
+
+def _line_ranges(path: str, lines: int) -> Iterator[tuple[int, int, int]]:
+    """(start, end, first line number) of consecutive ranges of `lines` lines of a file."""
+    start, first, seen, offset = 0, 1, 0, 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            at = 0
+            while True:
+                room = lines - seen
+                found = -1
+                for _ in range(room):  # walk to the range's last line break within this block
+                    found = block.find(b"\n", at)
+                    if found < 0:
+                        break
+                    at = found + 1
+                    seen += 1
+                if seen < lines:
+                    break
+                end = offset + at
+                yield start, end, first
+                start, first, seen = end, first + lines, 0
+            offset += len(block)
+    if offset > start:
+        yield start, offset, first
+
+
+def partition_chunks(partition: Partition) -> Iterator[Chunk]:
+    """The chunks of a partition: its own, or those of its byte range, read here (on the worker)."""
+    if partition.chunks:
+        yield from partition.chunks
+        return
+    with open(partition.path, "rb") as handle:
+        handle.seek(partition.start)
+        data = handle.read(partition.end - partition.start)
+    yield from lines_chunks(io.BytesIO(data), source=partition.name, record_source=partition.name,
+                            first_line=partition.first_line)
+
+
 _WORKER: dict[str, Classifier] = {}
 
 # glibc's mallopt parameters (malloc.h) and the values a worker uses: freed memory stays in the
@@ -259,12 +333,10 @@ def _worker_init(model_dir: str, fmt: str, threshold_scale: float) -> None:
 
 
 def _worker_chunk(item: Any) -> Rendered:
-    """A chunk, or a `cluster.Partition` (a byte range of a JSONL file that the worker reads
+    """A chunk, or a `Partition` (a byte range of a JSONL file that the worker reads
     itself, so the lines never go through the pipe), classified."""
     if isinstance(item, Chunk):
         return classify_chunk(item, _WORKER["classifier"])
-    from .cluster import partition_chunks
-
     done = [classify_chunk(chunk, _WORKER["classifier"]) for chunk in partition_chunks(item)]
     return Rendered(b"".join(r.data for r in done), sum(r.count for r in done), [e for r in done for e in r.errors])
 
@@ -273,7 +345,7 @@ def run_chunks(chunks: Iterable[Any], classifier: Classifier, *, jobs: int = 1,
                model_dir: Path | None = None) -> Iterator[Rendered]:
     """Classified chunks in input order; `jobs > 1` classifies them in worker processes that
     load the model from `model_dir` (the registry version folder) once each. With workers the
-    items may also be `cluster.Partition`s (`cluster.plan_partitions`): byte ranges of JSONL
+    items may also be `Partition`s (`plan_partitions`): byte ranges of JSONL
     files that each worker reads itself."""
     keep_freed_memory()  # (inherited by forked workers)
     if jobs <= 1 or model_dir is None:

@@ -131,8 +131,8 @@ def test_with_and_without_the_c_extension_the_same_bytes(env: dict[str, str], tm
 def test_line_ranges_cut_whole_lines(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"a\n" * 5 + b"bb\n\n" + b"c")
-    assert list(cluster._line_ranges(str(path), 3)) == [(0, 6, 1), (6, 13, 4), (13, 15, 7)]
-    assert list(cluster._line_ranges(str(path), 100)) == [(0, 15, 1)]
+    assert list(pipeline._line_ranges(str(path), 3)) == [(0, 6, 1), (6, 13, 4), (13, 15, 7)]
+    assert list(pipeline._line_ranges(str(path), 100)) == [(0, 15, 1)]
 
 
 @pytest.mark.slow
