@@ -35,6 +35,7 @@ from .errors import InputError
 from .scoring.batch import BatchScorer
 from .text.language import detect_languages
 from .text.normalize import fold_many
+from .text.tokenize import complete_segmenters
 from .text.paragraph import Paragraph
 from .text.reader import RecordError, bounded_lines, paragraph_record, parse_json_line
 
@@ -166,9 +167,10 @@ class Classifier:
         self.threshold_scale = threshold_scale
 
     def warm(self) -> None:
-        """Build what the first batch would build (jieba-rs dictionary, OpenCC, the concept
-        automaton), e.g. before forking workers, which then share it."""
+        """Build what a large input needs (the jieba-rs segmenter with its whole dictionary,
+        OpenCC, the concept automaton), e.g. before forking workers, which then share it."""
         self.scorer.probabilities(fold_many(["口岸边检 border patrol 邊境"]))
+        complete_segmenters()
 
     @classmethod
     def load(cls, model: str | Path | None, *, registry: str | Path | None = None, fmt: str = "jsonl",

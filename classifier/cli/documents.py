@@ -104,7 +104,7 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
             else:
                 classifier = Classifier(saved.model, labels, fmt=fmt, threshold_scale=threshold_scale)
                 if jobs > 1:  # workers read their byte ranges of JSONL files themselves
-                    from ..cluster import plan_partitions
+                    from ..pipeline import plan_partitions
 
                     items = plan_partitions(inputs, on_warning=warn)
                 else:

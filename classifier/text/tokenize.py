@@ -62,7 +62,9 @@ from .normalize import HAN_RANGE, collapse_optional_chars, fold, normalize_term
 
 __all__ = [
     "DOMAIN_TERM_FREQ",
+    "GROWING_CHARS",
     "Tokenizer",
+    "complete_segmenters",
 ]
 
 # Dictionary frequency of every domain term (the dictionary's total is 6.0e7; 的 has 318,825,
@@ -240,11 +242,95 @@ class _JiebaSegmenter:
         return self._jieba.lcut(text, HMM=hmm)
 
 
+# A segmenter first holds only the dictionary words of the texts it cuts (`_GrowingSegmenter`);
+# once it has looked up this many characters (~10 µs each), it builds the whole dictionary
+# (~0.14 s) and cuts with that from then on. Small inputs never pay for the whole dictionary.
+GROWING_CHARS = 10_000
+
+_UNREACHABLE = "\x01\x02"  # no text's block holds it: the entry that brings the total to the full one's
+
+
+class _GrowingSegmenter:
+    """A jieba-rs segmenter that holds just the dictionary words of the texts it has cut, plus
+    one unreachable entry that keeps the dictionary's total frequency exact, and so cuts every
+    text exactly as the whole dictionary does (`dictionary` module docstring); past
+    `GROWING_CHARS` characters, or on `complete()`, it is the whole-dictionary segmenter."""
+
+    def __init__(self, jieba_class: Any, dictionary: Any) -> None:
+        self._class = jieba_class
+        self._dictionary = dictionary
+        self._partial = jieba_class.empty()
+        self._full: Any = None
+        self._user: dict[str, tuple[int | None, str | None]] = {}  # in the order they were added
+        self._held: set[str] = set()  # dictionary words with their own entry: found, or user words
+        self._covered = 0  # dictionary frequency of the held words
+        self._chars = 0
+        self._lock = threading.Lock()
+        self._balance()
+
+    def _balance(self) -> None:
+        self._partial.add_word(_UNREACHABLE, self._dictionary.total - self._covered, None)
+
+    def _hold(self, word: str, frequency: int) -> None:
+        self._held.add(word)
+        self._covered += frequency
+
+    def add_word(self, word: str, freq: int | None, tag: str | None) -> int:
+        with self._lock:
+            self._user[word] = (freq, tag)
+            if self._full is not None:
+                return self._full.add_word(word, freq, tag)
+            base = self._dictionary.frequency(word)
+            if base is not None and word not in self._held:
+                self._hold(word, base)
+                self._balance()
+            return self._partial.add_word(word, freq, tag)
+
+    def complete(self) -> None:
+        """Build the whole dictionary now (e.g. before forking workers that share it)."""
+        with self._lock:
+            if self._full is not None:
+                return
+            full = self._class()
+            for word, (freq, tag) in self._user.items():
+                full.add_word(word, freq, tag)
+            self._full, self._partial = full, None
+            self.cut = full.cut  # type: ignore[method-assign]  # from now on calls go straight to jieba-rs
+
+    def cut(self, text: str, hmm: bool = True) -> list[str]:
+        with self._lock:
+            if self._full is None and self._chars + len(text) <= GROWING_CHARS:
+                self._chars += len(text)
+                added = False
+                for word, frequency in self._dictionary.words_in(text).items():
+                    if word not in self._held:
+                        self._hold(word, frequency)
+                        if word not in self._user:
+                            self._partial.add_word(word, frequency, None)
+                        added = True
+                if added:
+                    self._balance()
+                return self._partial.cut(text, hmm)
+        self.complete()
+        return self._full.cut(text, hmm)
+
+
 def _new_segmenter() -> _Segmenter:
     try:
-        return _jieba_rs_class()()
+        jieba_class = _jieba_rs_class()
     except ImportError:
         return _JiebaSegmenter()
+    from .dictionary import load
+
+    dictionary = load()
+    return jieba_class() if dictionary is None else _GrowingSegmenter(jieba_class, dictionary)
+
+
+def complete_segmenters() -> None:
+    """Give every segmenter made so far its whole dictionary (before forking workers)."""
+    for seg in list(_SEGMENTERS.values()):
+        if isinstance(seg, _GrowingSegmenter):
+            seg.complete()
 
 
 _SEGMENTERS: dict[tuple[str, ...], _Segmenter] = {}
