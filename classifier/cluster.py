@@ -92,10 +92,11 @@ def classify_on_dask(inputs: Iterable[str], *, model_dir: Path, fmt: str, thresh
                "parts_dir": str(parts_dir) if parts_dir else None}
     # A bounded window of partitions in flight, collected in input order: the client reads the
     # inputs only as fast as the cluster classifies them (stdin and documents stay flat too).
-    window = max(8, 4 * len(client.scheduler_info().get("workers", {})))
+    n_workers = len(client.scheduler_info().get("workers", {}))
+    window = max(8, 4 * n_workers)
     pending: deque[tuple[Partition, Any]] = deque()
     try:
-        for partition in plan_partitions(inputs, on_warning=on_warning):
+        for partition in plan_partitions(inputs, workers=n_workers, on_warning=on_warning):
             pending.append((partition, client.submit(run_partition, partition, pure=False, **options)))
             if len(pending) >= window:
                 yield _collect(*pending.popleft())

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -250,16 +251,18 @@ class Partition:
     chunks: tuple[Chunk, ...] = ()
 
 
-def plan_partitions(inputs: Iterable[str], *, lines: int | None = None,
+def plan_partitions(inputs: Iterable[str], *, lines: int | None = None, workers: int = 1,
                     on_warning: Callable[[str], None] | None = None) -> Iterator[Partition]:
     """Partitions of every input, in input order: JSONL files by ranges of `lines` lines
     (default `PARTITION_LINES`; read for line breaks only), other inputs as the chunks
-    `pipeline.iter_chunks` makes of them."""
+    `pipeline.iter_chunks` makes of them. With `workers > 1`, the last `workers` ranges' worth of
+    a file is cut into ranges of a quarter the size, so the workers run out of work together
+    instead of one waiting for the other's last range."""
     lines = lines or PARTITION_LINES
     index = 0
     for name in inputs:
         if name != "-" and name.lower().endswith(".jsonl") and os.path.isfile(name):
-            for start, end, first in _line_ranges(name, lines):
+            for start, end, first in _line_ranges(name, lines, tail=workers if workers > 1 else 0):
                 yield Partition(index, name=name, path=os.path.abspath(name), start=start, end=end,
                                 first_line=first)
                 index += 1
@@ -269,14 +272,16 @@ def plan_partitions(inputs: Iterable[str], *, lines: int | None = None,
             index += 1
 
 
-def _line_ranges(path: str, lines: int) -> Iterator[tuple[int, int, int]]:
-    """(start, end, first line number) of consecutive ranges of `lines` lines of a file."""
-    start, first, seen, offset = 0, 1, 0, 0
+def _line_ranges(path: str, lines: int, *, tail: int = 0) -> Iterator[tuple[int, int, int]]:
+    """(start, end, first line number) of consecutive ranges of `lines` lines of a file; once
+    fewer than `tail` ranges' worth of bytes are left (judged by the last range), of `lines // 4`."""
+    start, first, seen, offset, size = 0, 1, 0, 0, lines
     with open(path, "rb") as handle:
+        total = os.fstat(handle.fileno()).st_size
         while block := handle.read(1 << 22):
             at = 0
             while True:
-                room = lines - seen
+                room = size - seen
                 found = -1
                 for _ in range(room):  # walk to the range's last line break within this block
                     found = block.find(b"\n", at)
@@ -284,11 +289,13 @@ def _line_ranges(path: str, lines: int) -> Iterator[tuple[int, int, int]]:
                         break
                     at = found + 1
                     seen += 1
-                if seen < lines:
+                if seen < size:
                     break
                 end = offset + at
                 yield start, end, first
-                start, first, seen = end, first + lines, 0
+                if tail and size == lines and total - end < tail * (end - start):
+                    size = max(1, lines // 4)
+                start, first, seen = end, first + seen, 0
             offset += len(block)
     if offset > start:
         yield start, offset, first
@@ -329,9 +336,10 @@ def keep_freed_memory() -> bool:
         return False
 
 
-def _worker_init(model_dir: str, fmt: str, threshold_scale: float) -> None:
+def _worker_init(model_dir: str, fmt: str, threshold_scale: float, spool: str) -> None:
     if "classifier" not in _WORKER:  # a forked worker has the parent's already
         _WORKER["classifier"] = Classifier.load(model_dir, fmt=fmt, threshold_scale=threshold_scale)
+    _WORKER["spool"] = spool
 
 
 def _worker_chunk(item: Any) -> Rendered:
@@ -341,6 +349,32 @@ def _worker_chunk(item: Any) -> Rendered:
         return classify_chunk(item, _WORKER["classifier"])
     done = [classify_chunk(chunk, _WORKER["classifier"]) for chunk in partition_chunks(item)]
     return Rendered(b"".join(r.data for r in done), sum(r.count for r in done), [e for r in done for e in r.errors])
+
+
+def _worker_spooled(item: Any) -> tuple[str, int, list[str]]:
+    """`_worker_chunk` in a worker process: the output bytes go to a file in the spool folder,
+    and only its name comes back through the pipe. (Sent through the pipe, a chunk's megabyte or
+    two kept the worker waiting until the busy parent had read it all.)"""
+    rendered = _worker_chunk(item)
+    fd, path = tempfile.mkstemp(dir=_WORKER["spool"], prefix="part-")
+    with os.fdopen(fd, "wb") as out:
+        out.write(rendered.data)
+    return path, rendered.count, rendered.errors
+
+
+def _unspool(result: tuple[str, int, list[str]]) -> Rendered:
+    path, count, errors = result
+    with open(path, "rb") as source:
+        data = source.read()
+    os.unlink(path)
+    return Rendered(data, count, errors)
+
+
+def _spool_folder() -> str:
+    """A private folder for the workers' output, in memory where the system has one (/dev/shm)."""
+    shm = "/dev/shm"
+    base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    return tempfile.mkdtemp(prefix="pmc-spool-", dir=base)
 
 
 def run_chunks(chunks: Iterable[Any], classifier: Classifier, *, jobs: int = 1,
@@ -359,6 +393,7 @@ def run_chunks(chunks: Iterable[Any], classifier: Classifier, *, jobs: int = 1,
             _WORKER.pop("classifier", None)
         return
     import multiprocessing as mp
+    import shutil
 
     context = mp.get_context("fork" if sys.platform != "win32" else "spawn")
     if context.get_start_method() == "fork":
@@ -367,13 +402,21 @@ def run_chunks(chunks: Iterable[Any], classifier: Classifier, *, jobs: int = 1,
 
         gc.freeze()  # the model's objects move out of the collector's sight: the workers' collections
         # then never touch (and copy) the pages they share with the parent
+    spool = _spool_folder()
     _WORKER["classifier"] = classifier  # inherited by forked workers: no second load
     try:
         pool = context.Pool(jobs, initializer=_worker_init,
-                            initargs=(str(model_dir), classifier.fmt, classifier.threshold_scale))
+                            initargs=(str(model_dir), classifier.fmt, classifier.threshold_scale, spool))
+    except BaseException:
+        shutil.rmtree(spool, ignore_errors=True)
+        raise
     finally:
         _WORKER.pop("classifier", None)
-    with pool:
-        # imap keeps order; the pipe to the workers holds about one chunk, so the input is read
-        # only as fast as the workers take it and memory stays flat.
-        yield from pool.imap(_worker_chunk, chunks, chunksize=1)
+    try:
+        with pool:
+            # imap keeps order; the pipe to the workers holds about one chunk, so the input is read
+            # only as fast as the workers take it and memory stays flat.
+            for result in pool.imap(_worker_spooled, chunks, chunksize=1):
+                yield _unspool(result)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)

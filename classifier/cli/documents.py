@@ -106,7 +106,7 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
                 if jobs > 1:  # workers read their byte ranges of JSONL files themselves
                     from ..pipeline import plan_partitions
 
-                    items = plan_partitions(inputs, on_warning=warn)
+                    items = plan_partitions(inputs, workers=jobs, on_warning=warn)
                 else:
                     items = iter_chunks(inputs, on_warning=warn)
                 stream = run_chunks(items, classifier, jobs=jobs, model_dir=saved.path)

@@ -103,13 +103,37 @@ def test_stdin_csv_and_threshold_scale_match_the_reference(env: dict[str, str], 
     assert csv_one.stdout == csv_many.stdout and csv_one.stdout.startswith("id,doc,index,lang,labels,score_")
 
 
+def _spools() -> set[str]:
+    import glob
+    import tempfile
+
+    return set(glob.glob("/dev/shm/pmc-spool-*")) | set(glob.glob(f"{tempfile.gettempdir()}/pmc-spool-*"))
+
+
 def test_jobs_give_the_same_bytes(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = _corpus(tmp_path)
     monkeypatch.setattr(pipeline, "CHUNK_SIZE", 11)
+    monkeypatch.setattr(pipeline, "PARTITION_LINES", 7)  # several partitions, the last ones of 1 line
+    before = _spools()
     one = _invoke(env, str(corpus), "-o", str(tmp_path / "one.jsonl"))
     two = _invoke(env, str(corpus), "-o", str(tmp_path / "two.jsonl"), "--jobs", "2")
     assert one.exit_code == two.exit_code == 10 and one.stderr == two.stderr
     assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+    to_stdout = _invoke(env, str(corpus), "--jobs", "2", "--format", "tsv")
+    assert to_stdout.stdout == _invoke(env, str(corpus), "--format", "tsv").stdout
+    assert _spools() == before  # the workers' output folder is gone
+
+
+def test_the_last_ranges_of_a_file_are_cut_smaller_for_several_workers(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"x\n" * 40)
+    assert list(pipeline._line_ranges(str(path), 8, tail=2)) == [
+        (0, 16, 1), (16, 32, 9), (32, 48, 17), (48, 64, 25),  # 16 bytes left < 2 ranges of 16: quarters
+        (64, 68, 33), (68, 72, 35), (72, 76, 37), (76, 80, 39)]
+    assert list(pipeline._line_ranges(str(path), 8)) == [(0, 16, 1), (16, 32, 9), (32, 48, 17), (48, 64, 25),
+                                                         (64, 80, 33)]
+    ranges = [(p.start, p.end, p.first_line) for p in pipeline.plan_partitions([str(path)], lines=8, workers=2)]
+    assert ranges == list(pipeline._line_ranges(str(path), 8, tail=2))
 
 
 def test_with_and_without_the_c_extension_the_same_bytes(env: dict[str, str], tmp_path: Path,
@@ -142,7 +166,7 @@ def test_dask_engine_on_a_local_cluster_gives_the_local_bytes(env: dict[str, str
     corpus = _corpus(tmp_path)
     document = tmp_path / "report.txt"
     document.write_text("边检站加强口岸查缉。\n\nPatrols at the border line.\n", encoding="utf-8")
-    monkeypatch.setattr(cluster, "PARTITION_LINES", 13)  # several partitions, bad lines in two of them
+    monkeypatch.setattr(pipeline, "PARTITION_LINES", 13)  # several partitions, bad lines in two of them
     # Dask's workers are spawned processes, which re-import the parent's __main__ by its file: after
     # an AppTest in this process that is app.py. The real `pmc` console script has no such file.
     monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
