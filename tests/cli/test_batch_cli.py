@@ -209,3 +209,19 @@ def test_output_to_a_pipe_is_written_in_place_and_a_new_file_gets_the_usual_mode
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE((tmp_path / "out.jsonl").stat().st_mode) == 0o666 & ~umask
+
+
+def test_the_collector_is_quiet_during_a_run_and_restored_after() -> None:
+    import gc
+
+    from classifier.scoring.serving import ServingModel
+
+    model = ServingModel.load(Path(__file__).resolve().parents[2] / "models" / "shipped")
+    classifier = pipeline.Classifier(model, tuple(model.labels))
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    chunk = pipeline.Chunk(source="x.jsonl", record_source="x.jsonl", lines=(b'{"text": "\xe5\x8f\xa3\xe5\xb2\xb8"}\n',))
+    seen = []
+    for rendered in pipeline.run_chunks([chunk, chunk], classifier):
+        seen.append((gc.get_threshold(), gc.get_freeze_count() > frozen, rendered.count))
+    assert seen == [(pipeline._BATCH_GC_THRESHOLDS, True, 1)] * 2
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
