@@ -12,10 +12,12 @@ scores them (`scoring.batch.BatchScorer`) and renders the records (`classify.Rec
 formats) into bytes, with the bad lines' messages beside them. Its output is the reference
 per-paragraph path's (`classify.score_paragraphs`), record for record.
 
-`run_chunks()` runs it in this process or in `jobs` worker processes: a worker loads the model
-once (arrays and JSON, no pickle), receives raw chunks and sends back bytes, and the results
-come back in input order with at most a few chunks in flight per worker, so memory stays flat
-and the parent does little but read and write. `classifier.cluster` runs the same function on
+`run_chunks()` runs it in this process or in `jobs` worker processes: a worker inherits the
+model the parent loaded (or loads it once: arrays and JSON, no pickle), receives a byte range
+of a JSONL file to read itself (`plan_partitions`) or a raw chunk, and leaves the rendered bytes
+in a spool file whose name it sends back; the results come back in input order with at most a
+few items in flight per worker, so memory stays flat and the parent does little but read and
+write. `classifier.cluster` runs the same function on
 Dask.
 """
 
@@ -26,6 +28,7 @@ import io
 import os
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,6 +78,7 @@ class Rendered:
     data: bytes
     count: int
     errors: list[str] = field(default_factory=list)
+    spooled: str = ""  # where a worker left `data` instead (`run_chunks` reads it back)
 
 
 # -- making chunks ----------------------------------------------------------------------
@@ -353,23 +357,32 @@ def _worker_chunk(item: Any) -> Rendered:
     return Rendered(b"".join(r.data for r in done), sum(r.count for r in done), [e for r in done for e in r.errors])
 
 
-def _worker_spooled(item: Any) -> tuple[str, int, list[str]]:
+def _worker_spooled(item: Any) -> Rendered:
     """`_worker_chunk` in a worker process: the output bytes go to a file in the spool folder,
-    and only its name comes back through the pipe. (Sent through the pipe, a chunk's megabyte or
-    two kept the worker waiting until the busy parent had read it all.)"""
+    and only its name comes back through the pipe (`Rendered.data` empty, `spooled` the path).
+    Sent through the pipe, a chunk's megabyte or two kept the worker waiting until the busy
+    parent had read it all. Where the spool is full, the bytes go through the pipe after all."""
     rendered = _worker_chunk(item)
-    fd, path = tempfile.mkstemp(dir=_WORKER["spool"], prefix="part-")
-    with os.fdopen(fd, "wb") as out:
-        out.write(rendered.data)
-    return path, rendered.count, rendered.errors
+    try:
+        fd, path = tempfile.mkstemp(dir=_WORKER["spool"], prefix="part-")
+    except OSError:
+        return rendered
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(rendered.data)
+    except OSError:  # e.g. a small /dev/shm (a container's 64 MB) that is full
+        os.unlink(path)
+        return rendered
+    return Rendered(b"", rendered.count, rendered.errors, spooled=path)
 
 
-def _unspool(result: tuple[str, int, list[str]]) -> Rendered:
-    path, count, errors = result
-    with open(path, "rb") as source:
+def _unspool(rendered: Rendered) -> Rendered:
+    if not rendered.spooled:
+        return rendered
+    with open(rendered.spooled, "rb") as source:
         data = source.read()
-    os.unlink(path)
-    return Rendered(data, count, errors)
+    os.unlink(rendered.spooled)
+    return Rendered(data, rendered.count, rendered.errors)
 
 
 def _spool_folder() -> str:
@@ -383,6 +396,7 @@ def _spool_folder() -> str:
 # objects are freed by reference counting (they hold no cycles), and the default collector's
 # passes over them were 3 % of a run: 0.28 of 10 CPU-s on 100,000 paragraphs, 0.003 with this.
 _BATCH_GC_THRESHOLDS = (50_000, 20, 20)
+_IN_FLIGHT_PER_WORKER = 3  # items handed to the pool and not yet written out, per worker
 
 
 @contextmanager
@@ -435,9 +449,15 @@ def run_chunks(chunks: Iterable[Any], classifier: Classifier, *, jobs: int = 1,
             _WORKER.pop("classifier", None)
         try:
             with pool:
-                # imap keeps order; the pipe to the workers holds about one chunk, so the input is
-                # read only as fast as the workers take it and memory stays flat.
-                for result in pool.imap(_worker_spooled, chunks, chunksize=1):
-                    yield _unspool(result)
+                # In input order, with a bounded window of items in flight: the input is read only
+                # as fast as the workers take it, and memory (and the spool) stays flat however
+                # slowly the output is consumed.
+                pending: deque[Any] = deque()
+                for item in chunks:
+                    pending.append(pool.apply_async(_worker_spooled, (item,)))
+                    if len(pending) >= _IN_FLIGHT_PER_WORKER * jobs:
+                        yield _unspool(pending.popleft().get())
+                while pending:
+                    yield _unspool(pending.popleft().get())
         finally:
             shutil.rmtree(spool, ignore_errors=True)

@@ -225,3 +225,17 @@ def test_the_collector_is_quiet_during_a_run_and_restored_after() -> None:
         seen.append((gc.get_threshold(), gc.get_freeze_count() > frozen, rendered.count))
     assert seen == [(pipeline._BATCH_GC_THRESHOLDS, True, 1)] * 2
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
+
+
+def test_a_worker_spools_its_output_and_sends_it_through_the_pipe_when_it_cannot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chunk = pipeline.Chunk(messages=("x.txt: cannot read the file",))
+    monkeypatch.setattr(pipeline, "_worker_chunk", lambda item: pipeline.Rendered(b"rendered\n", 1, ["m"]))
+    monkeypatch.setitem(pipeline._WORKER, "spool", str(tmp_path))
+    spooled = pipeline._worker_spooled(chunk)
+    assert spooled.data == b"" and Path(spooled.spooled).read_bytes() == b"rendered\n"
+    assert pipeline._unspool(spooled) == pipeline.Rendered(b"rendered\n", 1, ["m"])
+    assert list(tmp_path.iterdir()) == []  # read back and removed
+    monkeypatch.setitem(pipeline._WORKER, "spool", str(tmp_path / "missing"))
+    direct = pipeline._worker_spooled(chunk)
+    assert direct == pipeline.Rendered(b"rendered\n", 1, ["m"]) and pipeline._unspool(direct) == direct
