@@ -53,7 +53,7 @@ class Dictionary:
 
     def words_in(self, text: str, found: dict[str, int] | None = None) -> dict[str, int]:
         """Every dictionary word that occurs in `text` (as a substring), with its frequency;
-        added to `found` when given. About 10 µs per character."""
+        added to `found` when given. About 1.5 µs per character."""
         found = {} if found is None else found
         prefixes, frequencies, longest = self._trie.iter_prefixes_with_ids, self._frequencies, self.longest
         for stretch in _STRETCH.findall(text):
