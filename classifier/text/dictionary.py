@@ -51,10 +51,10 @@ class Dictionary:
         word_id = self._trie.get(word)
         return None if word_id is None else int(self._frequencies[word_id])
 
-    def words_in(self, text: str, found: dict[str, int] | None = None) -> dict[str, int]:
-        """Every dictionary word that occurs in `text` (as a substring), with its frequency;
-        added to `found` when given. About 1.5 µs per character."""
-        found = {} if found is None else found
+    def words_in(self, text: str) -> dict[str, int]:
+        """Every dictionary word that occurs in `text` (as a substring), with its frequency.
+        About 1.5 µs per character."""
+        found: dict[str, int] = {}
         prefixes, frequencies, longest = self._trie.iter_prefixes_with_ids, self._frequencies, self.longest
         for stretch in _STRETCH.findall(text):
             for start in range(len(stretch)):
