@@ -34,6 +34,7 @@ DATA_PATH = Path(__file__).with_name("jieba_dictionary.marisa")  # and its frequ
 # Stretches of a text a dictionary word can lie in: no whitespace, no control characters and no
 # private-use characters (the tokenizer's placeholders), none of which any dictionary word holds.
 _STRETCH = re.compile(r"[^\s\x00-\x1f\x7f\ue000-\uf8ff]+")
+_LONGEST = 16  # characters of the longest word of jieba's dict.txt (checked when it is built)
 
 
 class Dictionary:
@@ -62,8 +63,6 @@ class Dictionary:
                     found[word] = int(frequencies[word_id])
         return found
 
-
-_LONGEST = 16  # characters of the longest word of jieba's dict.txt (checked when it is built)
 
 
 def load(path: Path = DATA_PATH) -> Dictionary | None:
