@@ -2,9 +2,9 @@
 
 The inputs are cut into partitions in the parent without being parsed: a JSONL file into byte
 ranges of whole lines (`plan_partitions`, which counts line breaks only, so every partition knows
-the number of its first line and bad lines are still reported as file:line), documents and
-stdin into the chunks `pipeline.iter_chunks` makes (raw lines or paragraphs), one per partition;
-a bounded window of partitions is in flight, so the client reads no faster than the cluster works. Each partition runs on a worker as `pipeline.classify_chunk`
+the number of its first line and bad lines are still reported as file:line), each document
+into a partition of its own that the worker reads and segments, and stdin into the chunks
+`pipeline.iter_chunks` makes (raw lines or paragraphs), one per partition; a bounded window of partitions is in flight, so the client reads no faster than the cluster works. Each partition runs on a worker as `pipeline.classify_chunk`
 over its chunks — the same function as a local run, hence the same bytes. A worker loads the
 model once from the registry folder (arrays and JSON, SHA-256 checked, nothing unpickled), so the
 model folder, the inputs and the output folder must be on storage every worker sees under the
@@ -22,13 +22,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import PmcError
 from .pipeline import (
-    PARTITION_LINES, Classifier, Partition, Rendered, classify_chunk, partition_chunks, plan_partitions,
+    PARTITION_LINES, Classifier, Partition, Rendered, classify_chunks, merge_rendered, partition_chunks,
+    plan_partitions,
 )
 
 __all__ = ["Partition", "plan_partitions", "partition_chunks", "run_partition", "classify_on_dask", "PARTITION_LINES"]
@@ -45,28 +46,23 @@ def _classifier(model_dir: str, fmt: str, threshold_scale: float) -> Classifier:
 
 
 def run_partition(partition: Partition, *, model_dir: str, fmt: str, threshold_scale: float,
-                  parts_dir: str | None) -> tuple[int, list[str], bytes | str]:
-    """Classify one partition on a worker: (records, messages, the output bytes or the part's path)."""
+                  parts_dir: str | None) -> Rendered:
+    """Classify one partition on a worker; with `parts_dir`, the output goes to its part file
+    there and `Rendered.data` is empty."""
     classifier = _classifier(model_dir, fmt, threshold_scale)
-    count, errors, pieces = 0, [], []
-    for chunk in partition_chunks(partition):
-        rendered = classify_chunk(chunk, classifier)
-        count += rendered.count
-        errors += rendered.errors
-        pieces.append(rendered.data)
-    data = b"".join(pieces)
+    rendered = merge_rendered(classify_chunks(list(partition_chunks(partition)), classifier))
     if parts_dir is None:
-        return count, errors, data
+        return rendered
     path = os.path.join(parts_dir, f"part-{partition.index:05d}")
     with open(path + ".tmp", "wb") as out:
-        out.write(data)
+        out.write(rendered.data)
     os.replace(path + ".tmp", path)
-    return count, errors, path
+    return Rendered(b"", rendered.count, rendered.errors, rendered.warnings)
 
 
 def classify_on_dask(inputs: Iterable[str], *, model_dir: Path, fmt: str, threshold_scale: float = 1.0,
-                     parts_dir: Path | None = None, scheduler: str | None = None, workers: int = 2,
-                     on_warning: Callable[[str], None] | None = None) -> Iterator[Rendered]:
+                     parts_dir: Path | None = None, scheduler: str | None = None,
+                     workers: int = 2) -> Iterator[Rendered]:
     """Classified partitions in input order, computed on a Dask cluster.
 
     With `parts_dir` (on storage the workers share) each `Rendered.data` is empty and its
@@ -96,7 +92,7 @@ def classify_on_dask(inputs: Iterable[str], *, model_dir: Path, fmt: str, thresh
     window = max(8, 4 * n_workers)
     pending: deque[tuple[Partition, Any]] = deque()
     try:
-        for partition in plan_partitions(inputs, workers=n_workers, on_warning=on_warning):
+        for partition in plan_partitions(inputs, workers=n_workers):
             pending.append((partition, client.submit(run_partition, partition, pure=False, **options)))
             if len(pending) >= window:
                 yield _collect(*pending.popleft())
@@ -112,7 +108,7 @@ def classify_on_dask(inputs: Iterable[str], *, model_dir: Path, fmt: str, thresh
 
 def _collect(partition: Partition, future: Any) -> Rendered:
     try:
-        count, errors, data = future.result()
+        rendered = future.result()
     except PmcError:
         raise
     except Exception as exc:  # e.g. a scheduler or worker without pmc, or another version of it
@@ -123,7 +119,7 @@ def _collect(partition: Partition, future: Any) -> Rendered:
             f"version of pmc installed with pip install -e '.[dask]'"
         ) from None
     future.release()
-    return Rendered(data if isinstance(data, bytes) else b"", count, errors)
+    return rendered
 
 
 def join_parts(parts_dir: Path, handle: Any) -> None:

@@ -29,7 +29,7 @@ import os
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -45,13 +45,11 @@ from .text.tokenize import complete_segmenters
 from .text.paragraph import Paragraph
 from .text.reader import RecordError, bounded_lines, paragraph_record, parse_json_line
 
-__all__ = ["CHUNK_SIZE", "Chunk", "Rendered", "Classifier", "iter_chunks", "classify_chunk", "run_chunks",
-           "lines_chunks", "PARTITION_LINES", "Partition", "plan_partitions", "partition_chunks", "keep_freed_memory"]
+__all__ = ["CHUNK_SIZE", "Chunk", "Rendered", "Classifier", "iter_chunks", "classify_chunk", "classify_chunks",
+           "run_chunks", "lines_chunks", "PARTITION_LINES", "DOCUMENTS_PER_PARTITION", "DOCUMENT_PARTITION_BYTES",
+           "Partition", "plan_partitions", "partition_chunks", "merge_rendered", "keep_freed_memory"]
 
 CHUNK_SIZE = 2048  # paragraphs (or JSONL lines) per batch
-
-ErrorSink = Callable[[str], None]
-
 
 @dataclass(frozen=True)
 class Chunk:
@@ -60,7 +58,9 @@ class Chunk:
     `source` names the lines in messages (`file:line`); `record_source` is what a record
     without `doc` takes its document name from (``Path(record_source).stem``) and what its own
     messages name; `first_line` is the number of the first line. `messages` are problems found
-    while making the chunk (a file that cannot be read), reported when the chunk is.
+    while making the chunk (a file that cannot be read), reported when the chunk is;
+    `warnings` are a document's reading warnings (bytes replaced, a guessed encoding), on its
+    first chunk.
     """
 
     source: str = ""
@@ -69,16 +69,18 @@ class Chunk:
     lines: tuple[bytes | None, ...] = ()
     paragraphs: tuple[Paragraph, ...] = ()
     messages: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
 class Rendered:
-    """A processed chunk: its records rendered in the output format, and what was skipped."""
+    """A processed chunk: its records rendered in the output format, what was skipped, and
+    its documents' reading warnings."""
 
     data: bytes
     count: int
     errors: list[str] = field(default_factory=list)
-    spooled: str = ""  # where a worker left `data` instead (`run_chunks` reads it back)
+    warnings: list[str] = field(default_factory=list)
 
 
 # -- making chunks ----------------------------------------------------------------------
@@ -94,20 +96,17 @@ def lines_chunks(handle: Any, *, source: str, record_source: str, size: int | No
         first += len(batch)
 
 
-def iter_chunks(inputs: Iterable[str | Path], *, on_warning: ErrorSink | None = None,
-                size: int | None = None) -> Iterator[Chunk]:
+def iter_chunks(inputs: Iterable[str | Path], *, size: int | None = None) -> Iterator[Chunk]:
     """The chunks of every input; `-` reads stdin (JSONL if it starts with `{`, else a document).
 
     Mirrors `classify.iter_paragraphs`: JSONL files by their `.jsonl` suffix, anything else as a
-    document; a document's warnings go to `on_warning` when it is read.
+    document, read and segmented here; a document's warnings ride on its first chunk.
     """
-    from .text.reader import read_document
-
     size = size or CHUNK_SIZE
     for item in inputs:
         name = str(item)
         if name == "-":
-            yield from _stdin_chunks(on_warning, size)
+            yield from _stdin_chunks(size)
             continue
         if name.lower().endswith(".jsonl"):
             try:
@@ -118,30 +117,35 @@ def iter_chunks(inputs: Iterable[str | Path], *, on_warning: ErrorSink | None = 
             with handle:
                 yield from lines_chunks(handle, source=name, record_source=name, size=size)
             continue
-        try:
-            document = read_document(name)
-        except InputError as exc:
-            yield Chunk(messages=(str(exc),))
-            continue
-        for warning in document.warnings:
-            if on_warning is not None:
-                on_warning(warning)
-        yield from _paragraph_chunks(_segment(document), size)
+        yield from _read_document_chunks(name, name, size)
 
 
-def _segment(document: Any) -> Iterator[Paragraph]:
+def _read_document_chunks(path: str, name: str, size: int) -> Iterator[Chunk]:
+    """A document file's chunks (read at `path`, called `name`), or one chunk with its message."""
+    from .text.reader import read_document
+
+    try:
+        document = read_document(path, name=name)
+    except InputError as exc:
+        yield Chunk(messages=(str(exc),))
+        return
+    yield from _document_chunks(document, size)
+
+
+def _document_chunks(document: Any, size: int) -> Iterator[Chunk]:
+    """A read document's paragraphs in chunks, its warnings on the first (one chunk at least)."""
     from .text.segmenter import segment
 
-    return segment(document)
+    paragraphs = iter(segment(document))
+    warnings = tuple(document.warnings)
+    while (batch := tuple(islice(paragraphs, size))) or warnings:
+        yield Chunk(paragraphs=batch, warnings=warnings)
+        warnings = ()
+        if not batch:
+            break
 
 
-def _paragraph_chunks(paragraphs: Iterable[Paragraph], size: int) -> Iterator[Chunk]:
-    iterator = iter(paragraphs)
-    while batch := tuple(islice(iterator, size)):
-        yield Chunk(paragraphs=batch)
-
-
-def _stdin_chunks(on_warning: ErrorSink | None, size: int) -> Iterator[Chunk]:
+def _stdin_chunks(size: int) -> Iterator[Chunk]:
     stream = sys.stdin.buffer
     if not hasattr(stream, "peek"):  # e.g. an in-memory stdin: buffer it to look ahead
         stream = io.BufferedReader(stream)  # type: ignore[arg-type]
@@ -156,10 +160,7 @@ def _stdin_chunks(on_warning: ErrorSink | None, size: int) -> Iterator[Chunk]:
     except InputError as exc:
         yield Chunk(messages=(str(exc),))
         return
-    for warning in document.warnings:
-        if on_warning is not None:
-            on_warning(warning)
-    yield from _paragraph_chunks(_segment(document), size)
+    yield from _document_chunks(document, size)
 
 
 # -- the batch function -------------------------------------------------------------------
@@ -191,6 +192,25 @@ class Classifier:
 
 def classify_chunk(chunk: Chunk, classifier: Classifier) -> Rendered:
     """One chunk classified: its records rendered in the output format, bad lines reported."""
+    return classify_chunks([chunk], classifier)[0]
+
+
+def classify_chunks(chunks: Sequence[Chunk], classifier: Classifier) -> list[Rendered]:
+    """`classify_chunk` of each chunk, with the paragraphs of all of them scored as one batch
+    (a partition of small documents); each chunk's output, messages and warnings stay its own."""
+    parsed = [_chunk_fields(chunk) for chunk in chunks]
+    records = score_batch([f for fields, _ in parsed for f in fields], classifier)
+    out, at = [], 0
+    for chunk, (fields, errors) in zip(chunks, parsed):
+        mine = records[at:at + len(fields)]
+        at += len(fields)
+        out.append(Rendered(render_records(mine, classifier.fmt, classifier.labels), len(mine), errors,
+                            list(chunk.warnings)))
+    return out
+
+
+def _chunk_fields(chunk: Chunk) -> tuple[list[tuple[str, str, int, str, str, dict[str, Any]]], list[str]]:
+    """A chunk's paragraphs as `score_batch` fields, and the messages of its unusable lines."""
     errors = list(chunk.messages)
     fields = [(p.id, p.doc, p.index, p.text, p.lang, p.extra) for p in chunk.paragraphs]
     if chunk.lines:
@@ -208,8 +228,7 @@ def classify_chunk(chunk: Chunk, classifier: Classifier) -> Rendered:
                 fields.append(record_fields(entry[1], source=record_source, line=number, default_doc=default_doc))
             except InputError as exc:
                 errors.append(str(exc))
-    records = score_batch(fields, classifier)
-    return Rendered(render_records(records, classifier.fmt, classifier.labels), len(records), errors)
+    return fields, errors
 
 
 def score_batch(fields: list[tuple[str, str, int, str, str, dict[str, Any]]],
@@ -242,40 +261,65 @@ def score_batch(fields: list[tuple[str, str, int, str, str, dict[str, Any]]],
 # -- running it ---------------------------------------------------------------------------
 # -- partitions: byte ranges of whole lines of a JSONL file, read where they are classified --
 PARTITION_LINES = CHUNK_SIZE  # JSONL lines per partition: one batch, a task of a fraction of a second
+# Consecutive documents per partition: up to this many, or this many bytes of files (a few hundred
+# paragraphs). One task per small document cost more in handing out than in classifying.
+DOCUMENTS_PER_PARTITION = 32
+DOCUMENT_PARTITION_BYTES = 512 << 10
 
 
 @dataclass(frozen=True)
 class Partition:
-    """A unit of work for one task: a byte range of whole lines of a JSONL file, or chunks."""
+    """A unit of work for one task: a byte range of whole lines of a JSONL file, a document to
+    read and segment, or chunks made already (stdin)."""
 
     index: int
-    name: str = ""  # a JSONL file as given on the command line (what messages call it)
+    name: str = ""  # the file as given on the command line (what messages call it)
     path: str = ""  # the same file's absolute path (what a worker opens)
     start: int = 0  # byte offset of the first line
     end: int = 0  # byte offset after the last line
     first_line: int = 1
     chunks: tuple[Chunk, ...] = ()
+    documents: tuple[tuple[str, str], ...] = ()  # (name as given, absolute path) of documents to read
 
 
-def plan_partitions(inputs: Iterable[str], *, lines: int | None = None, workers: int = 1,
-                    on_warning: Callable[[str], None] | None = None) -> Iterator[Partition]:
+def plan_partitions(inputs: Iterable[str], *, lines: int | None = None, workers: int = 1) -> Iterator[Partition]:
     """Partitions of every input, in input order: JSONL files by ranges of `lines` lines
-    (default `PARTITION_LINES`; read for line breaks only), other inputs as the chunks
-    `pipeline.iter_chunks` makes of them. With `workers > 1`, the last `workers` ranges' worth of
-    a file is cut into ranges of a quarter the size, so the workers run out of work together
-    instead of one waiting for the other's last range."""
+    (default `PARTITION_LINES`; read for line breaks only), consecutive documents in groups
+    (read, segmented and scored as one batch where the partition runs), stdin as the chunks
+    `iter_chunks` makes of it.
+    With `workers > 1`, the last `workers` ranges' worth of a file is cut into ranges of a
+    quarter the size, so the workers run out of work together instead of one waiting for the
+    other's last range."""
     lines = lines or PARTITION_LINES
-    index = 0
+    index, documents, size = 0, [], 0
     for name in inputs:
         if name != "-" and name.lower().endswith(".jsonl") and os.path.isfile(name):
+            if documents:
+                yield Partition(index, documents=tuple(documents))
+                index, documents, size = index + 1, [], 0
             for start, end, first in _line_ranges(name, lines, tail=workers if workers > 1 else 0):
                 yield Partition(index, name=name, path=os.path.abspath(name), start=start, end=end,
                                 first_line=first)
                 index += 1
             continue
-        for chunk in iter_chunks([name], on_warning=on_warning):
+        if name != "-" and not name.lower().endswith(".jsonl"):
+            documents.append((name, os.path.abspath(name)))
+            try:
+                size += os.path.getsize(name)
+            except OSError:
+                pass  # the worker reports it
+            if len(documents) >= DOCUMENTS_PER_PARTITION or size >= DOCUMENT_PARTITION_BYTES:
+                yield Partition(index, documents=tuple(documents))
+                index, documents, size = index + 1, [], 0
+            continue
+        if documents:
+            yield Partition(index, documents=tuple(documents))
+            index, documents, size = index + 1, [], 0
+        for chunk in iter_chunks([name]):
             yield Partition(index, chunks=(chunk,))
             index += 1
+    if documents:
+        yield Partition(index, documents=tuple(documents))
 
 
 def _line_ranges(path: str, lines: int, *, tail: int = 0) -> Iterator[tuple[int, int, int]]:
@@ -308,9 +352,14 @@ def _line_ranges(path: str, lines: int, *, tail: int = 0) -> Iterator[tuple[int,
 
 
 def partition_chunks(partition: Partition) -> Iterator[Chunk]:
-    """The chunks of a partition: its own, or those of its byte range, read here (on the worker)."""
+    """The chunks of a partition: its own, or those of its document or its byte range, read
+    here (on the worker)."""
     if partition.chunks:
         yield from partition.chunks
+        return
+    if partition.documents:
+        for name, path in partition.documents:
+            yield from _read_document_chunks(path, name, CHUNK_SIZE)
         return
     with open(partition.path, "rb") as handle:
         handle.seek(partition.start)
@@ -348,41 +397,52 @@ def _worker_init(model_dir: str, fmt: str, threshold_scale: float, spool: str) -
     _WORKER["spool"] = spool
 
 
-def _worker_chunk(item: Any) -> Rendered:
-    """A chunk, or a `Partition` (a byte range of a JSONL file that the worker reads
-    itself, so the lines never go through the pipe), classified."""
+def _worker_chunk(item: Any) -> list[Rendered]:
+    """A chunk, or a `Partition` (a byte range of a JSONL file or documents, which the worker
+    reads itself, so the lines never go through the pipe), classified: one `Rendered` per chunk."""
     if isinstance(item, Chunk):
-        return classify_chunk(item, _WORKER["classifier"])
-    done = [classify_chunk(chunk, _WORKER["classifier"]) for chunk in partition_chunks(item)]
-    return Rendered(b"".join(r.data for r in done), sum(r.count for r in done), [e for r in done for e in r.errors])
+        return [classify_chunk(item, _WORKER["classifier"])]
+    return classify_chunks(list(partition_chunks(item)), _WORKER["classifier"])
 
 
-def _worker_spooled(item: Any) -> Rendered:
+def merge_rendered(done: Sequence[Rendered]) -> Rendered:
+    """Processed chunks as one (a partition's)."""
+    return Rendered(b"".join(r.data for r in done), sum(r.count for r in done),
+                    [e for r in done for e in r.errors], [w for r in done for w in r.warnings])
+
+
+def _worker_spooled(item: Any) -> tuple[str, list[Rendered], list[int]]:
     """`_worker_chunk` in a worker process: the output bytes go to a file in the spool folder,
-    and only its name comes back through the pipe (`Rendered.data` empty, `spooled` the path).
-    Sent through the pipe, a chunk's megabyte or two kept the worker waiting until the busy
-    parent had read it all. Where the spool is full, the bytes go through the pipe after all."""
-    rendered = _worker_chunk(item)
+    and only its name (with each chunk's byte count) comes back through the pipe. Sent through
+    the pipe, a chunk's megabyte or two kept the worker waiting until the busy parent had read
+    it all. Where the spool is full, the bytes go through the pipe after all (no name)."""
+    done = _worker_chunk(item)
     try:
         fd, path = tempfile.mkstemp(dir=_WORKER["spool"], prefix="part-")
     except OSError:
-        return rendered
+        return "", done, []
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(rendered.data)
+            for rendered in done:
+                out.write(rendered.data)
     except OSError:  # e.g. a small /dev/shm (a container's 64 MB) that is full
         os.unlink(path)
-        return rendered
-    return Rendered(b"", rendered.count, rendered.errors, spooled=path)
+        return "", done, []
+    return path, [Rendered(b"", r.count, r.errors, r.warnings) for r in done], [len(r.data) for r in done]
 
 
-def _unspool(rendered: Rendered) -> Rendered:
-    if not rendered.spooled:
-        return rendered
-    with open(rendered.spooled, "rb") as source:
+def _unspool(result: tuple[str, list[Rendered], list[int]]) -> list[Rendered]:
+    path, done, sizes = result
+    if not path:
+        return done
+    with open(path, "rb") as source:
         data = source.read()
-    os.unlink(rendered.spooled)
-    return Rendered(data, rendered.count, rendered.errors)
+    os.unlink(path)
+    out, at = [], 0
+    for rendered, size in zip(done, sizes):
+        out.append(Rendered(data[at:at + size], rendered.count, rendered.errors, rendered.warnings))
+        at += size
+    return out
 
 
 def _spool_folder() -> str:
@@ -426,7 +486,7 @@ def run_chunks(chunks: Iterable[Any], classifier: Classifier, *, jobs: int = 1,
         try:
             with _collector_for_batches():
                 for item in chunks:
-                    yield _worker_chunk(item)
+                    yield from _worker_chunk(item)
         finally:
             _WORKER.pop("classifier", None)
         return
@@ -456,8 +516,8 @@ def run_chunks(chunks: Iterable[Any], classifier: Classifier, *, jobs: int = 1,
                 for item in chunks:
                     pending.append(pool.apply_async(_worker_spooled, (item,)))
                     if len(pending) >= _IN_FLIGHT_PER_WORKER * jobs:
-                        yield _unspool(pending.popleft().get())
+                        yield from _unspool(pending.popleft().get())
                 while pending:
-                    yield _unspool(pending.popleft().get())
+                    yield from _unspool(pending.popleft().get())
         finally:
             shutil.rmtree(spool, ignore_errors=True)

@@ -70,7 +70,7 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
     from contextlib import nullcontext
 
     from ..classify import RecordWriter, open_output
-    from ..pipeline import Classifier, iter_chunks, run_chunks
+    from ..pipeline import Classifier, plan_partitions, run_chunks
     from ..scoring.registry import load_serving
 
     saved = load_serving(model)
@@ -87,9 +87,6 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
         from tqdm import tqdm
 
         progress = tqdm(unit=" paragraphs", file=sys.stderr, smoothing=0.1)
-    def warn(message: str) -> None:
-        click.echo(f"warning: {message}", err=True)
-
     parts = output.parent / f".{output.name}.parts" if output is not None and engine == "dask" else None
     try:
         with target as handle:
@@ -100,17 +97,15 @@ def classify_cmd(inputs: tuple[str, ...], model: str | None, fmt: str, output: P
                 if parts is not None:
                     parts.mkdir(exist_ok=True)
                 stream = classify_on_dask(inputs, model_dir=saved.path, fmt=fmt, threshold_scale=threshold_scale,
-                                          parts_dir=parts, scheduler=scheduler, workers=jobs, on_warning=warn)
+                                          parts_dir=parts, scheduler=scheduler, workers=jobs)
             else:
                 classifier = Classifier(saved.model, labels, fmt=fmt, threshold_scale=threshold_scale)
-                if jobs > 1:  # workers read their byte ranges of JSONL files themselves
-                    from ..pipeline import plan_partitions
-
-                    items = plan_partitions(inputs, workers=jobs, on_warning=warn)
-                else:
-                    items = iter_chunks(inputs, on_warning=warn)
-                stream = run_chunks(items, classifier, jobs=jobs, model_dir=saved.path)
+                # Partitions: a worker (or this process) reads its documents and its byte ranges of
+                # JSONL files itself, and scores a partition's small documents as one batch.
+                stream = run_chunks(plan_partitions(inputs, workers=jobs), classifier, jobs=jobs, model_dir=saved.path)
             for rendered in stream:
+                for message in rendered.warnings:
+                    click.echo(f"warning: {message}", err=True)
                 for message in rendered.errors:
                     report(message)
                 writer.write_rendered(rendered.data, rendered.count)

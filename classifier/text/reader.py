@@ -95,29 +95,31 @@ def doc_id_for(name: str) -> str:
     return Path(name).stem or "stdin"
 
 
-def read_file_bytes(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """The bytes of a regular file, at most `max_bytes` of them.
+def read_file_bytes(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None) -> bytes:
+    """The bytes of a regular file, at most `max_bytes` of them; messages call it `name`
+    (default the path: e.g. the name a user gave, where a worker opens its absolute path).
 
     Folders, FIFOs, devices (`/dev/zero`) and sockets are refused before anything is read, and
     at most `max_bytes` + 1 bytes are ever read, so a file that grows or lies about its size
     cannot exhaust memory.
     """
     path = Path(path)
+    name = str(path) if name is None else name
     try:
         info = path.stat()
         mode = info.st_mode
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
+        raise InputError(f"{name}: cannot read the file ({exc.strerror}); check the path") from None
     if stat.S_ISDIR(mode):
-        raise InputError(f"{path}: is a directory; pass the files inside it (e.g. {path}/*.txt)")
+        raise InputError(f"{name}: is a directory; pass the files inside it (e.g. {name}/*.txt)")
     if not stat.S_ISREG(mode):
-        raise InputError(f"{path}: not a regular file (a pipe, device or socket); save the text to a file first")
-    _check_size(info.st_size, str(path), max_bytes)
+        raise InputError(f"{name}: not a regular file (a pipe, device or socket); save the text to a file first")
+    _check_size(info.st_size, name, max_bytes)
     try:
         with path.open("rb") as handle:
-            return read_stream_bytes(handle, name=str(path), max_bytes=max_bytes)
+            return read_stream_bytes(handle, name=name, max_bytes=max_bytes)
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the file ({exc.strerror}); check the path") from None
+        raise InputError(f"{name}: cannot read the file ({exc.strerror}); check the path") from None
 
 
 def read_stream_bytes(stream: IO[bytes], *, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -127,9 +129,11 @@ def read_stream_bytes(stream: IO[bytes], *, name: str, max_bytes: int = DEFAULT_
     return data
 
 
-def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
-    """Read one document file of any supported format."""
-    return read_document_bytes(read_file_bytes(path, max_bytes=max_bytes), name=str(path), max_bytes=max_bytes)
+def read_document(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None) -> Document:
+    """Read one document file of any supported format; `name` (default the path) is what the
+    document and its messages are called."""
+    name = str(path) if name is None else name
+    return read_document_bytes(read_file_bytes(path, max_bytes=max_bytes, name=name), name=name, max_bytes=max_bytes)
 
 
 def read_document_bytes(

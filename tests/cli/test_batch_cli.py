@@ -124,6 +124,32 @@ def test_jobs_give_the_same_bytes(env: dict[str, str], tmp_path: Path, monkeypat
     assert _spools() == before  # the workers' output folder is gone
 
 
+def test_jobs_read_documents_in_the_workers_with_the_same_bytes_warnings_and_messages(
+        env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # inputs named relatively, as a user types them
+    zh = "边检站加强口岸查缉，严防偷渡人员闯关出境。\n\n公安机关依法打击妨害国（边）境管理犯罪。\n"
+    Path("a.txt").write_text(zh, encoding="utf-8")
+    Path("broken.txt").write_bytes(zh.encode("utf-8")[:30] + b"\xff" + zh.encode("utf-8")[31:])  # a warning
+    Path("b.md").write_text("# Ports\n\nBorder police patrolled the ports of entry.\n", encoding="utf-8")
+    Path("empty.txt").write_bytes(b"\xff\xfe\xff")  # a warning, no paragraph
+    inputs = ["a.txt", "broken.txt", "missing.txt", "b.md", "empty.txt", *(str(p) for p in sorted((ROOT / "seeds").glob("*.txt")))]
+    monkeypatch.setattr(pipeline, "DOCUMENTS_PER_PARTITION", 3)  # several partitions of several documents
+    partitions = list(pipeline.plan_partitions(inputs, workers=2))
+    assert [[name for name, _ in p.documents] for p in partitions] == [inputs[:3], inputs[3:6], inputs[6:9], inputs[9:]]
+    assert all(path == str(tmp_path / name) or path == name for p in partitions for name, path in p.documents)
+    one = _invoke(env, *inputs, "-o", "one.jsonl")
+    two = _invoke(env, *inputs, "-o", "two.jsonl", "--jobs", "2")
+    assert one.exit_code == two.exit_code == 10 and one.stderr == two.stderr
+    assert Path("one.jsonl").read_bytes() == Path("two.jsonl").read_bytes()
+    replaced = "they were replaced with \ufffd — check the file if text is missing"
+    assert one.stderr.splitlines() == [
+        f"warning: broken.txt: 3 byte sequence(s) are not UTF-8 (the first at byte 30); {replaced}",
+        "skipped: missing.txt: cannot read the file (No such file or directory); check the path",
+        f"warning: empty.txt: 3 byte sequence(s) are not UTF-8 (the first at byte 0); {replaced}",
+        "1 input(s) skipped; 71 paragraphs written"]
+    assert str(tmp_path) not in two.stderr  # the workers open absolute paths; messages name the inputs
+
+
 def test_the_last_ranges_of_a_file_are_cut_smaller_for_several_workers(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"x\n" * 40)
@@ -230,12 +256,30 @@ def test_the_collector_is_quiet_during_a_run_and_restored_after() -> None:
 def test_a_worker_spools_its_output_and_sends_it_through_the_pipe_when_it_cannot(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chunk = pipeline.Chunk(messages=("x.txt: cannot read the file",))
-    monkeypatch.setattr(pipeline, "_worker_chunk", lambda item: pipeline.Rendered(b"rendered\n", 1, ["m"]))
+    made = [pipeline.Rendered(b"one\n", 1, ["m"], ["w"]), pipeline.Rendered(b"two\nthree\n", 2)]
+    monkeypatch.setattr(pipeline, "_worker_chunk", lambda item: made)
     monkeypatch.setitem(pipeline._WORKER, "spool", str(tmp_path))
-    spooled = pipeline._worker_spooled(chunk)
-    assert spooled.data == b"" and Path(spooled.spooled).read_bytes() == b"rendered\n"
-    assert pipeline._unspool(spooled) == pipeline.Rendered(b"rendered\n", 1, ["m"])
+    path, bare, sizes = pipeline._worker_spooled(chunk)
+    assert Path(path).read_bytes() == b"one\ntwo\nthree\n" and sizes == [4, 10]
+    assert [r.data for r in bare] == [b"", b""]  # only the counts and messages cross the pipe
+    assert pipeline._unspool((path, bare, sizes)) == made
     assert list(tmp_path.iterdir()) == []  # read back and removed
     monkeypatch.setitem(pipeline._WORKER, "spool", str(tmp_path / "missing"))
     direct = pipeline._worker_spooled(chunk)
-    assert direct == pipeline.Rendered(b"rendered\n", 1, ["m"]) and pipeline._unspool(direct) == direct
+    assert direct == ("", made, []) and pipeline._unspool(direct) == made
+
+
+def test_chunks_scored_together_give_each_chunk_its_own_output() -> None:
+    from classifier.scoring.serving import ServingModel
+    from classifier.text.paragraph import Paragraph
+
+    model = ServingModel.load(ROOT / "models" / "shipped")
+    classifier = pipeline.Classifier(model, tuple(model.labels))
+    texts = ["边检站加强口岸查缉。", "Border police patrolled the ports.", "邊檢站加強口岸查緝。", "无关的天气预报。"]
+    chunks = [pipeline.Chunk(paragraphs=tuple(Paragraph(f"p{i}{j}", f"d{i}", j, t, "zh" if j % 2 else "")
+                                              for j, t in enumerate(texts[i:i + 2])),
+                             warnings=(f"w{i}",)) for i in range(3)]
+    chunks.append(pipeline.Chunk(messages=("bad.txt: cannot read the file",)))
+    together = pipeline.classify_chunks(chunks, classifier)
+    assert together == [pipeline.classify_chunk(chunk, classifier) for chunk in chunks]
+    assert [r.count for r in together] == [2, 2, 2, 0] and together[3].errors == ["bad.txt: cannot read the file"]
