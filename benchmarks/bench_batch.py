@@ -17,7 +17,8 @@ machine slows every method alike (the best round of each is kept):
    fitted on the gold labels); the segmentation-only limit (orjson in, jieba-rs `cut` of every
    paragraph with the model's domain terms, nothing out);
 2. `pmc classify --jobs 1` vs `--jobs 2` (whole CLI runs, not pinned) on the largest size, and
-   `--engine dask` on a 2-worker LocalCluster vs `--jobs 2`;
+   `--engine dask` on a 2-worker LocalCluster vs `--jobs 2`; the same two on a folder of
+   `--documents` text files made from the seeds (read, segmented, classified);
 3. peak RSS (VmHWM) of `pmc classify` on 10k … 1M paragraphs (the largest sizes repeat the
    100k corpus with new ids: memory, not speed);
 4. cold start: a fresh `pmc classify -` on one paragraph, best and median of 7, with and without
@@ -186,6 +187,23 @@ def _peak_rss(corpus: Path, *, env: dict[str, str]) -> float:
     return round(int(out.stdout.decode().split()[-1]) / 1024, 1)
 
 
+def _documents(folder: Path, n: int) -> list[Path]:
+    """`n` text documents made of the seeds' paragraphs, reshuffled, each with its own case number."""
+    import random
+
+    folder.mkdir(exist_ok=True)
+    seeds = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    rng = random.Random(0)
+    files = []
+    for i in range(n):
+        paragraphs = seeds[i % len(seeds)].split("\n\n")
+        rng.shuffle(paragraphs)
+        path = folder / f"d{i:04d}.txt"
+        path.write_text("\n\n".join(paragraphs) + f"\n\n案件编号 {i}\n", encoding="utf-8")
+        files.append(path)
+    return files
+
+
 def _repeat_corpus(source: Path, target: Path, n: int) -> None:
     lines = source.read_text(encoding="utf-8").splitlines()
     with target.open("w", encoding="utf-8") as out:
@@ -203,8 +221,9 @@ def main() -> None:
     parser.add_argument("--rss", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--peer", type=Path, default=None,
                         help="a checkout of the code before the batch path (default: `git archive` of PEER_COMMIT)")
-    parser.add_argument("--parts", nargs="+", default=["throughput", "scaling", "cold", "rss"],
-                        choices=["throughput", "scaling", "cold", "rss"], help="what to measure (default all)")
+    parser.add_argument("--parts", nargs="+", default=["throughput", "scaling", "documents", "cold", "rss"],
+                        choices=["throughput", "scaling", "documents", "cold", "rss"], help="what to measure (default all)")
+    parser.add_argument("--documents", type=int, default=600, help="text files for the documents part")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmark-classify.json",
                         help="merge the figures into this file, under the key 'batch' (each part its own entry)")
     args = parser.parse_args()
@@ -290,6 +309,30 @@ def main() -> None:
               f"{figures['scaling']['jobs_2_speedup_by_cpu_time']}× by CPU time, per round {figures['scaling']['jobs_2_speedup_per_round']}; "
               f"dask 2 workers {wall['dask_2']:.1f} s "
               f"({cpu_s['dask_2']:.1f} CPU-s) on {max(corpora):,} paragraphs")
+
+    if "documents" in args.parts:  # a folder of .txt documents: read, segment, classify
+        folder = work / "documents"
+        files = _documents(folder, args.documents)
+        doc_times: dict[str, tuple[float, float]] = {}
+        doc_paired: list[float] = []
+        for _ in range(args.rounds):
+            this_round = {}
+            for name, extra in (("jobs_1", ["--jobs", "1"]), ("jobs_2", ["--jobs", "2"])):
+                wall, cpu_s = _cli([*map(str, files), "-o", str(out), *extra], env=env)
+                this_round[name] = wall
+                if name not in doc_times or wall < doc_times[name][0]:
+                    doc_times[name] = (wall, cpu_s)
+            doc_paired.append(this_round["jobs_1"] / this_round["jobs_2"])
+        paragraphs = sum(1 for _ in out.open(encoding="utf-8"))
+        figures["documents"] = {
+            "files": len(files), "paragraphs": paragraphs,
+            "wall_s": {k: round(v[0], 2) for k, v in doc_times.items()},
+            "cpu_s": {k: round(v[1], 2) for k, v in doc_times.items()},
+            "jobs_2_speedup": round(doc_times["jobs_1"][0] / doc_times["jobs_2"][0], 2),
+            "jobs_2_speedup_per_round": [round(x, 2) for x in doc_paired],
+        }
+        print(f"{len(files)} documents ({paragraphs:,} paragraphs): --jobs 1 {doc_times['jobs_1'][0]:.2f} s, "
+              f"--jobs 2 {doc_times['jobs_2'][0]:.2f} s, per round {figures['documents']['jobs_2_speedup_per_round']}")
 
     one = json.dumps({"text": "边检站加强口岸查缉，严防偷渡人员闯关出境。"}, ensure_ascii=False).encode() + b"\n"
     starts: dict[str, list[float]] = {"pmc": [], "pmc_fallback": [], "base": [], "peer": [], "python_c_pass": []}
