@@ -361,11 +361,24 @@ def partition_chunks(partition: Partition) -> Iterator[Chunk]:
         for name, path in partition.documents:
             yield from _read_document_chunks(path, name, CHUNK_SIZE)
         return
-    with open(partition.path, "rb") as handle:
-        handle.seek(partition.start)
-        data = handle.read(partition.end - partition.start)
-    yield from lines_chunks(io.BytesIO(data), source=partition.name, record_source=partition.name,
-                            first_line=partition.first_line)
+    with open(partition.path, "rb") as handle:  # line by line: a huge line is never held whole
+        yield from lines_chunks(_ByteRange(handle, partition.start, partition.end), source=partition.name,
+                                record_source=partition.name, first_line=partition.first_line)
+
+
+class _ByteRange:
+    """Bytes `start` to `end` of an open binary file, read by `readline` (what `bounded_lines` uses)."""
+
+    def __init__(self, handle: Any, start: int, end: int) -> None:
+        handle.seek(start)
+        self._handle, self._left = handle, end - start
+
+    def readline(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        line = self._handle.readline(self._left if size is None or size < 0 else min(size, self._left))
+        self._left -= len(line)
+        return line
 
 
 _WORKER: dict[str, Classifier] = {}

@@ -150,6 +150,16 @@ def test_jobs_read_documents_in_the_workers_with_the_same_bytes_warnings_and_mes
     assert str(tmp_path) not in two.stderr  # the workers open absolute paths; messages name the inputs
 
 
+def test_a_partition_reads_its_range_line_by_line_and_a_huge_line_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    huge = b'{"text": "' + b"a" * (3 << 20) + b'"}\n'
+    path.write_bytes(b'{"text": "one"}\n' + huge + b'{"text": "two"}\n' + b'{"text": "next range"}\n')
+    end = len(path.read_bytes()) - len(b'{"text": "next range"}\n')
+    chunks = list(pipeline.partition_chunks(pipeline.Partition(0, name="x.jsonl", path=str(path), end=end,
+                                                               first_line=1)))
+    assert [c.lines for c in chunks] == [(b'{"text": "one"}\n', None, b'{"text": "two"}\n')]
+
+
 def test_the_last_ranges_of_a_file_are_cut_smaller_for_several_workers(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"x\n" * 40)
