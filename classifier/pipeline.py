@@ -1,24 +1,27 @@
-"""The batch pipeline of `pmc classify`: input chunks in, rendered output bytes out.
+"""The batch pipeline of `pmc classify`: input partitions in, rendered output bytes out.
 
-`iter_chunks()` cuts the inputs into `Chunk`s of a few thousand paragraphs: the raw lines of a
-JSONL file or of stdin (not parsed: that is the batch's work), or the paragraphs of documents,
-which are read and segmented where the chunks are made. A file that cannot be read becomes a
-chunk holding only its message, so messages stay in input order whoever processes the chunks.
+`plan_partitions()` cuts the inputs into units of work without reading them: byte ranges of
+2,048 whole lines of a JSONL file (the file is read for line breaks only, so every range knows
+the number of its first line), groups of up to 32 consecutive documents, and stdin as the
+chunks `iter_chunks()` makes of it. `partition_chunks()`, where the partition runs, turns one
+into `Chunk`s: raw lines (not parsed: that is the batch's work, and a huge line is skipped in
+bounded pieces) or the paragraphs of documents, read and segmented there, with each document's
+reading warnings on its first chunk. A file that cannot be read becomes a chunk holding only its
+message, so messages stay in input order whoever processes the chunks.
 
-`classify_chunk()` is the one batch function: it parses the lines (`text.reader`, orjson),
-builds the paragraphs (`classify.paragraph_from_record`), folds them once for the whole batch
+`classify_chunks()` is the one batch function: it parses the lines (`text.reader`, orjson),
+builds the paragraphs (`classify.record_fields`), folds them once for the whole batch
 (`normalize.fold_many`), detects missing languages for the batch (`language.detect_languages`),
-scores them (`scoring.batch.BatchScorer`) and renders the records (`classify.RecordWriter`'s
-formats) into bytes, with the bad lines' messages beside them. Its output is the reference
-per-paragraph path's (`classify.score_paragraphs`), record for record.
+scores them (`scoring.batch.BatchScorer`) and renders each chunk's records (`classify.RecordWriter`'s
+formats) into bytes of its own, with its bad lines' messages and warnings beside them. Its output
+is the reference per-paragraph path's (`classify.score_paragraphs`), record for record.
 
 `run_chunks()` runs it in this process or in `jobs` worker processes: a worker inherits the
-model the parent loaded (or loads it once: arrays and JSON, no pickle), receives a byte range
-of a JSONL file to read itself (`plan_partitions`) or a raw chunk, and leaves the rendered bytes
-in a spool file whose name it sends back; the results come back in input order with at most a
-few items in flight per worker, so memory stays flat and the parent does little but read and
-write. `classifier.cluster` runs the same function on
-Dask.
+model the parent loaded (or loads it once: arrays and JSON, no pickle), receives partitions to
+read itself, and leaves the rendered bytes in a spool file whose name it sends back; the results
+come back in input order with at most a few items in flight per worker, so memory stays flat and
+the parent does little but read and write. While it runs, the garbage collector is quiet
+(`_collector_for_batches`). `classifier.cluster` runs the same function on Dask.
 """
 
 from __future__ import annotations
